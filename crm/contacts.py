@@ -1,0 +1,482 @@
+"""Contacts: journalists and editors, their emails, outlet roles, beats and tags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from sqlalchemy import String, cast, delete, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from crm import audit
+from crm.accounts import Actor
+from crm.errors import InvalidInput, NotFound
+from crm.models import (
+    Beat,
+    Contact,
+    ContactBeat,
+    ContactEmail,
+    ContactList,
+    ContactOutletRole,
+    ContactTag,
+    ListMember,
+    Outlet,
+)
+from crm.search import like_pattern, normalise_email, query_terms, search_key
+
+Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+Medium = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)]
+Language = Literal["en", "sq", "sr-Latn", "sr-Cyrl"]
+
+
+class RoleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outlet_id: int
+    title: Short = ""
+    started_on: date | None = None
+    ended_on: date | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> RoleIn:
+        if self.started_on and self.ended_on and self.ended_on < self.started_on:
+            raise ValueError("The role cannot end before it starts.")
+        return self
+
+
+class ContactIn(BaseModel):
+    """A contact as a user enters it, in a form or through the API."""
+
+    model_config = ConfigDict(extra="forbid")
+    given_name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+    ]
+    family_name: Short = ""
+    emails: list[EmailStr] = Field(default_factory=list, max_length=10)
+    phones: list[Phone] = Field(default_factory=list, max_length=10)
+    social: dict[Annotated[str, StringConstraints(max_length=30)], Medium] = Field(
+        default_factory=dict, max_length=10
+    )
+    salutation: Literal["m", "f", "neutral"] = "neutral"
+    preferred_language: Language = "sq"
+    languages: list[Language] = Field(default_factory=list, max_length=4)
+    city: Short = ""
+    region: Short = ""
+    notes: Annotated[str, StringConstraints(max_length=20000)] = ""
+    beat_ids: list[int] = Field(default_factory=list, max_length=50)
+    tags: list[Tag] = Field(default_factory=list, max_length=30)
+    roles: list[RoleIn] = Field(default_factory=list, max_length=20)
+    legal_basis: Literal["legitimate_interest", "consent", "contract", "public_source"] = (
+        "legitimate_interest"
+    )
+    legal_source: Medium = ""
+    do_not_contact: bool = False
+    do_not_contact_reason: Medium = ""
+
+
+@dataclass
+class ContactFilter:
+    q: str = ""
+    beat_id: int | None = None
+    outlet_id: int | None = None
+    medium: str = ""
+    language: str = ""
+    region: str = ""
+    tag: str = ""
+    do_not_contact: bool | None = None
+    list_id: int | None = None
+    sort: str = "name"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, "") and k != "sort"}
+
+
+@dataclass
+class ContactRow:
+    contact: Contact
+    email: str | None
+    outlets: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class ContactDetail:
+    contact: Contact
+    emails: list[ContactEmail]
+    roles: list[tuple[ContactOutletRole, Outlet]]
+    beats: list[Beat]
+    tags: list[str]
+    lists: list[ContactList]
+
+
+SORTS: dict[str, Any] = {
+    "name": (Contact.sort_key, Contact.id),
+    "-name": (Contact.sort_key.desc(), Contact.id.desc()),  # type: ignore[attr-defined,union-attr]
+    "recent": (Contact.last_interaction_at.desc(), Contact.id),  # type: ignore[attr-defined,union-attr]
+    "created": (Contact.created_at.desc(), Contact.id.desc()),  # type: ignore[attr-defined,union-attr]
+}
+
+
+def contact_conditions(
+    org_id: int, f: ContactFilter, *, smart_lists: dict[int, dict[str, Any]] | None = None
+) -> list[ColumnElement[bool]]:
+    """WHERE clauses for a contact search; the organisation is always the first."""
+    conds: list[ColumnElement[bool]] = [Contact.org_id == org_id]  # type: ignore[list-item]
+    for term in query_terms(f.q):
+        conds.append(Contact.search_text.like(like_pattern(term), escape="\\"))  # type: ignore[attr-defined]
+    if f.beat_id:
+        conds.append(
+            exists().where(ContactBeat.contact_id == Contact.id, ContactBeat.beat_id == f.beat_id)
+        )
+    current = ContactOutletRole.ended_on.is_(None)  # type: ignore[union-attr]
+    if f.outlet_id:
+        conds.append(
+            exists().where(
+                ContactOutletRole.contact_id == Contact.id,
+                ContactOutletRole.outlet_id == f.outlet_id,
+                current,
+            )
+        )
+    if f.medium:
+        conds.append(
+            exists().where(
+                ContactOutletRole.contact_id == Contact.id,
+                ContactOutletRole.outlet_id == Outlet.id,
+                Outlet.medium == f.medium,
+                current,
+            )
+        )
+    if f.language:
+        conds.append(
+            or_(
+                Contact.preferred_language == f.language,
+                cast(Contact.languages, String).like(f'%"{f.language}"%'),  # type: ignore[arg-type]
+            )
+        )
+    if f.region:
+        conds.append(Contact.region == f.region)
+    if f.tag:
+        conds.append(exists().where(ContactTag.contact_id == Contact.id, ContactTag.tag == f.tag))
+    if f.do_not_contact is not None:
+        conds.append(Contact.do_not_contact == f.do_not_contact)  # type: ignore[arg-type]
+    if f.list_id:
+        smart = (smart_lists or {}).get(f.list_id)
+        if smart is not None:
+            inner = ContactFilter(**{k: v for k, v in smart.items() if k != "list_id"})
+            conds.extend(contact_conditions(org_id, inner)[1:])
+        else:
+            conds.append(
+                exists().where(ListMember.contact_id == Contact.id, ListMember.list_id == f.list_id)
+            )
+    return conds
+
+
+async def _smart_filters(
+    session: AsyncSession, org_id: int, list_id: int | None
+) -> dict[int, dict[str, Any]]:
+    if not list_id:
+        return {}
+    lst = await session.get(ContactList, list_id)
+    if lst is None or lst.org_id != org_id:
+        raise NotFound("list")
+    return {lst.id: lst.filter} if lst.kind == "smart" and lst.id else {}
+
+
+async def search_contacts(
+    session: AsyncSession, actor: Actor, f: ContactFilter, *, limit: int = 50, offset: int = 0
+) -> tuple[list[ContactRow], int]:
+    """One page of matching contacts with their primary email and current outlets, and the total."""
+    conds = contact_conditions(
+        actor.org_id, f, smart_lists=await _smart_filters(session, actor.org_id, f.list_id)
+    )
+    total = (await session.execute(select(func.count(Contact.id)).where(*conds))).scalar_one()  # type: ignore[arg-type]
+    primary = (
+        select(ContactEmail.email)
+        .where(ContactEmail.contact_id == Contact.id)
+        .order_by(ContactEmail.position)
+        .limit(1)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(Contact, primary)
+        .where(*conds)
+        .order_by(*SORTS.get(f.sort, SORTS["name"]))
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = [ContactRow(c, e) for c, e in (await session.execute(stmt)).all()]
+    by_id = {r.contact.id: r for r in rows}
+    if by_id:
+        roles = await session.execute(
+            select(ContactOutletRole.contact_id, Outlet.id, Outlet.name, ContactOutletRole.title)
+            .join(Outlet, Outlet.id == ContactOutletRole.outlet_id)
+            .where(
+                ContactOutletRole.contact_id.in_(by_id),  # type: ignore[attr-defined]
+                ContactOutletRole.ended_on.is_(None),  # type: ignore[union-attr]
+            )
+            .order_by(ContactOutletRole.id)
+        )
+        for contact_id, outlet_id, name, title in roles.all():
+            by_id[contact_id].outlets.append((outlet_id, name, title))
+    return rows, int(total)
+
+
+async def matching_ids(session: AsyncSession, actor: Actor, f: ContactFilter) -> list[int]:
+    conds = contact_conditions(
+        actor.org_id, f, smart_lists=await _smart_filters(session, actor.org_id, f.list_id)
+    )
+    return list((await session.execute(select(Contact.id).where(*conds))).scalars())  # type: ignore[call-overload]
+
+
+async def get_contact(session: AsyncSession, actor: Actor, contact_id: int) -> Contact:
+    contact = await session.get(Contact, contact_id)
+    if contact is None or contact.org_id != actor.org_id:
+        raise NotFound("contact")
+    return contact
+
+
+async def contact_detail(session: AsyncSession, actor: Actor, contact_id: int) -> ContactDetail:
+    contact = await get_contact(session, actor, contact_id)
+    emails = (
+        await session.execute(
+            select(ContactEmail)
+            .where(ContactEmail.contact_id == contact_id)
+            .order_by(ContactEmail.position)
+        )
+    ).scalars()
+    roles = await session.execute(
+        select(ContactOutletRole, Outlet)
+        .join(Outlet, Outlet.id == ContactOutletRole.outlet_id)
+        .where(ContactOutletRole.contact_id == contact_id)
+        .order_by(ContactOutletRole.ended_on.is_not(None), ContactOutletRole.id)  # type: ignore[union-attr]
+    )
+    beats = await session.execute(
+        select(Beat)
+        .join(ContactBeat, ContactBeat.beat_id == Beat.id)
+        .where(ContactBeat.contact_id == contact_id)
+        .order_by(Beat.name)
+    )
+    tags = await session.execute(
+        select(ContactTag.tag).where(ContactTag.contact_id == contact_id).order_by(ContactTag.tag)
+    )
+    lists = await session.execute(
+        select(ContactList)
+        .join(ListMember, ListMember.list_id == ContactList.id)
+        .where(ListMember.contact_id == contact_id)
+        .order_by(ContactList.name)
+    )
+    return ContactDetail(
+        contact=contact,
+        emails=list(emails),
+        roles=[(r, o) for r, o in roles.all()],
+        beats=list(beats.scalars()),
+        tags=list(tags.scalars()),
+        lists=list(lists.scalars()),
+    )
+
+
+def detail_as_input(detail: ContactDetail) -> ContactIn:
+    c = detail.contact
+    return ContactIn(
+        given_name=c.given_name,
+        family_name=c.family_name,
+        emails=[e.email for e in detail.emails],
+        phones=c.phones,
+        social=c.social,
+        salutation=c.salutation,  # type: ignore[arg-type]
+        preferred_language=c.preferred_language,  # type: ignore[arg-type]
+        languages=c.languages,  # type: ignore[arg-type]
+        city=c.city,
+        region=c.region,
+        notes=c.notes,
+        beat_ids=[b.id for b in detail.beats if b.id],
+        tags=detail.tags,
+        roles=[
+            RoleIn(
+                outlet_id=r.outlet_id, title=r.title, started_on=r.started_on, ended_on=r.ended_on
+            )
+            for r, _ in detail.roles
+        ],
+        legal_basis=c.legal_basis,  # type: ignore[arg-type]
+        legal_source=c.legal_source,
+        do_not_contact=c.do_not_contact,
+        do_not_contact_reason=c.do_not_contact_reason,
+    )
+
+
+async def _check_references(
+    session: AsyncSession, actor: Actor, data: ContactIn, contact_id: int | None
+) -> None:
+    """Emails not used by another contact; outlets and beats that this organisation can see."""
+    errors: dict[str, str] = {}
+    links: dict[str, str] = {}
+    normalised = [normalise_email(str(e)) for e in data.emails]
+    if len(set(normalised)) != len(normalised):
+        errors["emails"] = "The same address is listed twice."
+    if normalised:
+        stmt = select(ContactEmail.contact_id, ContactEmail.email).where(
+            ContactEmail.org_id == actor.org_id,
+            ContactEmail.normalised == normalised[0],
+        )
+        if contact_id is not None:
+            stmt = stmt.where(ContactEmail.contact_id != contact_id)
+        other = (await session.execute(stmt.limit(1))).first()
+        if other is not None:
+            errors["emails"] = f"{other.email} already belongs to another contact."
+            links["emails"] = f"/contacts/{other.contact_id}"
+    outlet_ids = {r.outlet_id for r in data.roles}
+    if outlet_ids:
+        found = await session.execute(
+            select(Outlet.id).where(Outlet.id.in_(outlet_ids), Outlet.org_id == actor.org_id)  # type: ignore[union-attr]
+        )
+        if set(found.scalars()) != outlet_ids:
+            errors["roles"] = "Choose an outlet from your organisation's outlets."
+    if data.beat_ids:
+        found = await session.execute(
+            select(Beat.id).where(
+                Beat.id.in_(data.beat_ids),  # type: ignore[union-attr]
+                or_(Beat.org_id.is_(None), Beat.org_id == actor.org_id),  # type: ignore[union-attr]
+            )
+        )
+        if set(found.scalars()) != set(data.beat_ids):
+            errors["beat_ids"] = "Choose beats from the list."
+    if errors:
+        raise InvalidInput(errors, links=links)
+
+
+async def refresh_search_text(session: AsyncSession, contact: Contact) -> None:
+    """Recompute what search matches: names, emails, city and current outlet names."""
+    emails = (
+        await session.execute(
+            select(ContactEmail.email).where(ContactEmail.contact_id == contact.id)
+        )
+    ).scalars()
+    outlets = (
+        await session.execute(
+            select(Outlet.name)
+            .join(ContactOutletRole, ContactOutletRole.outlet_id == Outlet.id)
+            .where(
+                ContactOutletRole.contact_id == contact.id,
+                ContactOutletRole.ended_on.is_(None),  # type: ignore[union-attr]
+            )
+        )
+    ).scalars()
+    contact.search_text = search_key(
+        contact.given_name, contact.family_name, *emails, contact.city, *outlets
+    )[:2000]
+
+
+def _sort_key(data: ContactIn) -> str:
+    return search_key(data.family_name or data.given_name, data.given_name).split(" | ")[0][:200]
+
+
+async def _write_children(
+    session: AsyncSession, actor: Actor, contact: Contact, data: ContactIn
+) -> None:
+    cid = contact.id
+    assert cid is not None
+    for table in (ContactEmail, ContactOutletRole, ContactBeat, ContactTag):
+        await session.execute(delete(table).where(table.contact_id == cid))  # type: ignore[attr-defined]
+    for position, email in enumerate(data.emails):
+        session.add(
+            ContactEmail(
+                org_id=actor.org_id,
+                contact_id=cid,
+                email=str(email),
+                normalised=normalise_email(str(email)),
+                is_primary=position == 0,
+                position=position,
+            )
+        )
+    for role in data.roles:
+        session.add(ContactOutletRole(contact_id=cid, **role.model_dump()))
+    for beat_id in dict.fromkeys(data.beat_ids):
+        session.add(ContactBeat(contact_id=cid, beat_id=beat_id))
+    for tag in dict.fromkeys(t.lower() for t in data.tags):
+        session.add(ContactTag(contact_id=cid, tag=tag, org_id=actor.org_id))
+    await session.flush()
+    await refresh_search_text(session, contact)
+
+
+_SCALARS = (
+    "given_name", "family_name", "phones", "social", "salutation", "preferred_language",
+    "languages", "city", "region", "notes", "legal_basis", "legal_source", "do_not_contact",
+    "do_not_contact_reason",
+)  # fmt: skip
+
+
+async def create_contact(session: AsyncSession, actor: Actor, data: ContactIn) -> Contact:
+    actor.require_write()
+    await _check_references(session, actor, data, None)
+    now = datetime.now(UTC)
+    contact = Contact(
+        org_id=actor.org_id,
+        **{k: getattr(data, k) for k in _SCALARS},
+        sort_key=_sort_key(data),
+        legal_captured_at=now,
+        legal_captured_by_id=actor.user_id,
+    )
+    session.add(contact)
+    await session.flush()
+    await _write_children(session, actor, contact, data)
+    audit.record(
+        session, org_id=actor.org_id, user_id=actor.user_id, action="create",
+        entity="contact", entity_id=contact.id, changes={"name": contact.full_name},
+    )  # fmt: skip
+    await session.commit()
+    return contact
+
+
+async def update_contact(
+    session: AsyncSession, actor: Actor, contact_id: int, data: ContactIn
+) -> Contact:
+    actor.require_write()
+    contact = await get_contact(session, actor, contact_id)
+    await _check_references(session, actor, data, contact_id)
+    changed = {k: getattr(data, k) for k in _SCALARS if getattr(contact, k) != getattr(data, k)}
+    for key, value in changed.items():
+        setattr(contact, key, value)
+    if "legal_basis" in changed or "legal_source" in changed:
+        contact.legal_captured_at = datetime.now(UTC)
+        contact.legal_captured_by_id = actor.user_id
+    contact.sort_key = _sort_key(data)
+    contact.updated_at = datetime.now(UTC)
+    await _write_children(session, actor, contact, data)
+    session.add(contact)
+    audit.record(
+        session, org_id=actor.org_id, user_id=actor.user_id, action="update",
+        entity="contact", entity_id=contact.id, changes={"fields": sorted(changed)},
+    )  # fmt: skip
+    await session.commit()
+    return contact
+
+
+async def delete_contact(session: AsyncSession, actor: Actor, contact_id: int) -> None:
+    actor.require_write()
+    contact = await get_contact(session, actor, contact_id)
+    audit.record(
+        session, org_id=actor.org_id, user_id=actor.user_id, action="delete",
+        entity="contact", entity_id=contact.id, changes={"name": contact.full_name},
+    )  # fmt: skip
+    await session.delete(contact)
+    await session.commit()
+
+
+async def facets(session: AsyncSession, actor: Actor) -> dict[str, list[Any]]:
+    """Choices for the filter menus: regions and tags in use."""
+    regions = await session.execute(
+        select(Contact.region)
+        .where(Contact.org_id == actor.org_id, Contact.region != "")
+        .distinct()
+        .order_by(Contact.region)
+    )
+    tags = await session.execute(
+        select(ContactTag.tag)
+        .where(ContactTag.org_id == actor.org_id)
+        .distinct()
+        .order_by(ContactTag.tag)
+    )
+    return {"regions": list(regions.scalars()), "tags": list(tags.scalars())}

@@ -1,0 +1,57 @@
+"""Search keys that ignore case, diacritics and script.
+
+`cosic` finds `Ćosić`, `kelmendi` finds `Këlmendi`, `djordjevic` and `dordevic` find
+`Đorđević`, and Cyrillic finds Latin and back: everything is folded to plain ASCII Latin
+before it is stored or compared.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_CYRILLIC = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "ђ": "đ", "е": "e", "ж": "ž", "з": "z",
+    "и": "i", "ј": "j", "к": "k", "л": "l", "љ": "lj", "м": "m", "н": "n", "њ": "nj", "о": "o",
+    "п": "p", "р": "r", "с": "s", "т": "t", "ћ": "ć", "у": "u", "ф": "f", "х": "h", "ц": "c",
+    "ч": "č", "џ": "dž", "ш": "š",
+}  # fmt: skip
+_CYRILLIC_TABLE = str.maketrans(_CYRILLIC)
+_NON_WORD = re.compile(r"[^a-z0-9@.+_-]+")
+
+
+def _fold(text: str, dj: str) -> str:
+    text = text.lower().translate(_CYRILLIC_TABLE).replace("đ", dj)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return _NON_WORD.sub(" ", text).strip()
+
+
+def fold(text: str) -> str:
+    """The canonical folded form: lower-case ASCII Latin, `đ` written `dj`."""
+    return _fold(text, "dj")
+
+
+def search_key(*parts: str | None) -> str:
+    """What is stored for searching: the folded text, and its `đ` → `d` spelling if different."""
+    text = " ".join(p for p in parts if p)
+    primary = fold(text)
+    variant = _fold(text, "d")
+    return primary if variant == primary else f"{primary} | {variant}"
+
+
+def query_terms(query: str | None) -> list[str]:
+    """The folded words of a search box; every one must match."""
+    if not query:
+        return []
+    return [t for t in fold(query).split() if t][:8]
+
+
+def like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def normalise_email(address: str) -> str:
+    """Trimmed, NFC, lower-cased: how two addresses are compared."""
+    return unicodedata.normalize("NFC", address.strip()).lower()

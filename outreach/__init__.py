@@ -1,0 +1,1 @@
+"""Campaigns, mail and events (built by the campaigns, events and inbound-mail issues)."""

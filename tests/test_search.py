@@ -1,0 +1,78 @@
+"""Search ignores case, diacritics and script."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.contacts import ContactFilter, ContactIn, create_contact, search_contacts
+from crm.search import fold, query_terms, search_key
+from tests.conftest import World
+
+
+def matches(stored: str, query: str) -> bool:
+    key = search_key(stored)
+    return all(term in key for term in query_terms(query))
+
+
+@pytest.mark.parametrize(
+    ("stored", "query"),
+    [
+        ("Ćosić", "cosic"),
+        ("Këlmendi", "kelmendi"),
+        ("Đorđević", "djordjevic"),
+        ("Đorđević", "dordevic"),
+        ("Јовановић", "jovanovic"),
+        ("Jovanović", "Јовановић"),
+        ("Ђорђевић", "dordevic"),
+        ("Bytyçi", "BYTYCI"),
+        ("Ljubiša Džunić", "Љубиша"),
+    ],
+)
+def test_search_key_ignores_case_diacritics_and_script(stored: str, query: str) -> None:
+    assert matches(stored, query)
+
+
+def test_search_key_does_not_match_other_names() -> None:
+    assert not matches("Ćosić", "kosic")
+    assert not matches("Krasniqi", "berisha")
+
+
+def test_fold_is_plain_ascii() -> None:
+    assert fold("Arbër Bytyçi — Đakovica") == "arber bytyci djakovica"
+
+
+async def test_contact_search_finds_names_in_either_script(
+    session: AsyncSession, world: World
+) -> None:
+    names = [
+        ("Dragan", "Ćosić"),
+        ("Arta", "Këlmendi"),
+        ("Đorđe", "Đorđević"),
+        ("Јован", "Јовановић"),
+        ("Milica", "Jovanović"),
+    ]
+    for given, family in names:
+        await create_contact(session, world.editor, ContactIn(given_name=given, family_name=family))
+
+    async def found(q: str) -> set[str]:
+        rows, total = await search_contacts(session, world.editor, ContactFilter(q=q))
+        assert total == len(rows)
+        return {r.contact.family_name for r in rows}
+
+    assert await found("cosic") == {"Ćosić"}
+    assert await found("kelmendi") == {"Këlmendi"}
+    assert await found("djordjevic") == {"Đorđević"}
+    assert await found("dordevic") == {"Đorđević"}
+    assert await found("jovanovic") == {"Јовановић", "Jovanović"}
+    assert await found("Јовановић") == {"Јовановић", "Jovanović"}
+    assert await found("milica jovanovic") == {"Jovanović"}
+    assert await found("100%") == set()
+
+
+async def test_search_never_shows_another_organisations_contacts(
+    session: AsyncSession, world: World
+) -> None:
+    await create_contact(session, world.outsider, ContactIn(given_name="Besa", family_name="Gashi"))
+    rows, total = await search_contacts(session, world.editor, ContactFilter(q="gashi"))
+    assert (rows, total) == ([], 0)

@@ -1,0 +1,182 @@
+"""The FastAPI application: `create_app(settings)` builds everything from one Settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+from asgi_csrf import asgi_csrf
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from crm import jobs
+from crm.accounts import LoginThrottled
+from crm.database import make_engine, make_sessionmaker
+from crm.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from crm.settings import Settings
+from web.deps import LoginRequired, public_context
+from web.rendering import is_htmx, render
+
+STATIC = Path(__file__).parent / "static"
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+)
+# FastAPI's /docs page loads Swagger UI from a CDN with an inline script.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; "
+    "frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None) -> FastAPI:
+    settings = settings or Settings()
+    if not settings.secret_key:
+        raise RuntimeError("BEATBOOK_SECRET_KEY is not set (`make run` writes one to .env).")
+    engine = make_engine(settings.database_url, echo=settings.sql_echo)
+    maker = make_sessionmaker(engine)
+    in_process = settings.run_jobs_in_process if run_jobs is None else run_jobs
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = None
+        if in_process:
+            task = asyncio.create_task(jobs.run_worker(maker, stop=stop, name="serve"))
+        yield
+        stop.set()
+        if task is not None:
+            await task
+        await engine.dispose()
+
+    app = FastAPI(
+        title="Beatbook",
+        version="0.1.0",
+        description="Media-relations CRM for civil-society organisations. "
+        "Authenticate with `Authorization: Bearer TOKEN` (create tokens under Settings).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = maker
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        docs = request.url.path in ("/docs", "/redoc")
+        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        if settings.secure_cookies:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        return response
+
+    app.add_middleware(
+        asgi_csrf,  # type: ignore[arg-type]
+        signing_secret=settings.secret_key,
+        always_protect={"/login", "/invite", "/reset"},
+        cookie_secure=settings.secure_cookies,
+    )
+    _install_error_handlers(app)
+
+    from web.routes import api, auth, contacts, home, lists, outlets, settings_pages
+
+    for module in (auth, home, contacts, outlets, lists, settings_pages):
+        app.include_router(module.router)
+    app.include_router(api.router, prefix="/api/v1")
+    return app
+
+
+def _error_page(request: Request, status: int, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status)
+    if not getattr(request.state, "template_context", None):
+        public_context(request)
+    return render(
+        request,
+        "error.html",
+        {"status": status, "message": message},
+        block="content",
+        status_code=status,
+    )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {"detail": "Not authenticated"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        target = "/login?next=" + request.url.path
+        if is_htmx(request):
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> Response:
+        return _error_page(request, 404, f"Not found: this {exc.what} does not exist here.")
+
+    @app.exception_handler(PermissionDenied)
+    async def _forbidden(request: Request, exc: PermissionDenied) -> Response:
+        return _error_page(request, 403, str(exc))
+
+    @app.exception_handler(Conflict)
+    async def _conflict(request: Request, exc: Conflict) -> Response:
+        return _error_page(request, 409, str(exc))
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid(request: Request, exc: InvalidInput) -> Response:
+        if _wants_json(request):
+            detail = [
+                {"loc": ["body", field], "msg": msg, "type": "value_error"}
+                | ({"link": exc.links[field]} if field in exc.links else {})
+                for field, msg in exc.errors.items()
+            ]
+            return JSONResponse({"detail": detail}, status_code=422)
+        return _error_page(request, 422, str(exc))
+
+    @app.exception_handler(LoginThrottled)
+    async def _throttled(request: Request, exc: LoginThrottled) -> Response:
+        response = _error_page(
+            request, 429, "Too many failed logins. Wait a few minutes and try again."
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
+        message = {404: "Not found.", 405: "That action is not allowed here."}.get(
+            exc.status_code, str(exc.detail)
+        )
+        return _error_page(request, exc.status_code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        if _wants_json(request):
+            errors = [
+                {k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()
+            ]
+            return JSONResponse({"detail": errors}, status_code=422)
+        return _error_page(request, 422, "Some of what was sent is not valid.")

@@ -1,0 +1,99 @@
+"""Dependencies shared by the routes: the database session and who is asking."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.accounts import Actor, actor_for_api_token, actor_for_session, memberships
+from crm.models import Organisation, User
+from crm.settings import Settings
+from web import i18n
+
+SESSION_COOKIE = "beatbook_session"
+
+
+class LoginRequired(Exception):
+    """Raised for a page that needs a login; answered with a redirect (or 401 for the API)."""
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessionmaker() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+@dataclass
+class Auth:
+    user: User
+    actor: Actor
+    org: Organisation
+    orgs: list[tuple[str, int, str]]  # (name, id, role) of every organisation of the user
+    token: str | None = None
+
+
+async def _page_auth(request: Request, session: AsyncSession) -> Auth:
+    token = request.cookies.get(SESSION_COOKIE)
+    found = await actor_for_session(session, token) if token else None
+    if found is None:
+        raise LoginRequired()
+    user, actor, _ = found
+    assert user.id is not None
+    rows = await memberships(session, user.id)
+    org = next(o for m, o in rows if o.id == actor.org_id)
+    auth = Auth(user, actor, org, [(o.name, o.id or 0, m.role) for m, o in rows], token)
+    i18n.activate(user.language)
+    request.state.template_context = {"auth": auth, "csrftoken": _csrf(request)}
+    return auth
+
+
+def _csrf(request: Request) -> str:
+    getter = request.scope.get("csrftoken")
+    return getter() if getter else ""
+
+
+async def page_auth(request: Request, session: SessionDep) -> Auth:
+    return await _page_auth(request, session)
+
+
+async def api_auth(request: Request, session: SessionDep) -> Auth:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        found = await actor_for_api_token(session, header.removeprefix("Bearer ").strip())
+        if found is None:
+            raise LoginRequired()
+        user, actor = found
+        org = await session.get(Organisation, actor.org_id)
+        assert org is not None
+        return Auth(user, actor, org, [(org.name, actor.org_id, actor.role)])
+    # The browser's own session works for the API too (CSRF applies to it).
+    return await _page_auth(request, session)
+
+
+CurrentAuth = Annotated[Auth, Depends(page_auth)]
+ApiAuth = Annotated[Auth, Depends(api_auth)]
+
+
+def public_context(request: Request) -> dict[str, Any]:
+    """Template context for pages shown before login."""
+    language = request.cookies.get("beatbook_lang", "")
+    if language not in i18n.UI_LANGUAGES:
+        accept = request.headers.get("accept-language", "")[:2]
+        language = {"sq": "sq", "sr": "sr-Latn"}.get(accept, "en")
+    i18n.activate(language)
+    ctx = {"auth": None, "csrftoken": _csrf(request)}
+    request.state.template_context = ctx
+    return ctx
