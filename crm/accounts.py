@@ -419,11 +419,11 @@ async def use_link(
 
 async def set_role(session: AsyncSession, *, actor: Actor, user_id: int, role: str) -> None:
     actor.require_owner()
-    if role not in ROLES:
-        raise InvalidInput({"role": "Choose owner, editor or viewer."})
     membership = await session.get(Membership, (user_id, actor.org_id))
     if membership is None:
         raise NotFound("member")
+    if role not in ROLES:
+        raise InvalidInput({"role": "Choose owner, editor or viewer."})
     if membership.role == "owner" and role != "owner":
         owners = await session.execute(
             select(func.count()).where(

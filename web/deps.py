@@ -97,3 +97,10 @@ def public_context(request: Request) -> dict[str, Any]:
     ctx = {"auth": None, "csrftoken": _csrf(request)}
     request.state.template_context = ctx
     return ctx
+
+
+async def rollback(session: AsyncSession, auth: Auth) -> None:
+    """Undo a failed change, keeping the user and organisation loaded for the page."""
+    await session.rollback()
+    await session.refresh(auth.user)
+    await session.refresh(auth.org)

@@ -34,6 +34,9 @@ def _build_env() -> Environment:
     )
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["local"] = _local
+    # The shared macros are globals, so HTMX blocks rendered alone can use them too.
+    macros = env.get_template("_macros.html").module
+    env.globals.update({k: getattr(macros, k) for k in dir(macros) if not k.startswith("_")})
     return env
 
 

@@ -15,7 +15,7 @@ from crm.contacts import ContactFilter, ContactIn
 from crm.errors import InvalidInput
 from crm.interactions import InteractionIn
 from crm.outlets import all_outlets
-from web.deps import CurrentAuth, SessionDep
+from web.deps import CurrentAuth, SessionDep, rollback
 from web.forms import field_errors, form_dict, lines, optional_int
 from web.rendering import is_htmx, render
 
@@ -152,13 +152,13 @@ async def _save(
         else:
             contact = await crm_contacts.update_contact(session, auth.actor, contact_id, data)
     except ValidationError as exc:
-        await session.rollback()
+        await rollback(session, auth)
         errors = field_errors(exc)
         return await _form(
             request, auth, session, values=values, errors=errors, contact_id=contact_id
         )
     except InvalidInput as exc:
-        await session.rollback()
+        await rollback(session, auth)
         return await _form(
             request,
             auth,
@@ -190,6 +190,7 @@ async def contact_page(
     ]
     ctx = {
         "d": detail,
+        "c": detail.contact,
         "timeline": timeline,
         "static_lists": static_lists,
         "errors": {},
@@ -250,6 +251,7 @@ async def log_interaction(
     timeline = await interactions.timeline(session, auth.actor, contact_id)
     ctx = {
         "d": detail,
+        "c": detail.contact,
         "timeline": timeline,
         "errors": errors,
         "values": data if errors else {},

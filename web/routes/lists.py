@@ -10,7 +10,7 @@ from crm import contacts as crm_contacts
 from crm import lists
 from crm.errors import InvalidInput
 from crm.lists import ListIn
-from web.deps import CurrentAuth, SessionDep
+from web.deps import CurrentAuth, SessionDep, rollback
 from web.forms import field_errors, form_dict, optional_int
 from web.rendering import render
 from web.routes.contacts import filter_from_query
@@ -58,7 +58,7 @@ async def create_list(request: Request, auth: CurrentAuth, session: SessionDep) 
     except ValidationError as exc:
         return await _index(request, auth, session, field_errors(exc))
     except InvalidInput as exc:
-        await session.rollback()
+        await rollback(session, auth)
         return await _index(request, auth, session, exc.errors)
     return RedirectResponse(f"/lists/{lst.id}", status_code=303)
 

@@ -12,7 +12,7 @@ from crm import beats, outlets
 from crm.beats import BeatIn
 from crm.errors import InvalidInput
 from crm.outlets import OutletIn
-from web.deps import CurrentAuth, SessionDep
+from web.deps import CurrentAuth, SessionDep, rollback
 from web.forms import field_errors, form_dict, optional_int
 from web.rendering import render
 
@@ -84,7 +84,7 @@ async def _save(
     except ValidationError as exc:
         return _form(request, values, field_errors(exc), outlet_id)
     except InvalidInput as exc:
-        await session.rollback()
+        await rollback(session, auth)
         return _form(request, values, exc.errors, outlet_id)
     return RedirectResponse(f"/outlets/{outlet.id}", status_code=303)
 
@@ -156,7 +156,7 @@ async def create_beat(request: Request, auth: CurrentAuth, session: SessionDep) 
     except ValidationError as exc:
         return await _beats_page(request, auth, session, field_errors(exc))
     except InvalidInput as exc:
-        await session.rollback()
+        await rollback(session, auth)
         return await _beats_page(request, auth, session, exc.errors)
     return RedirectResponse("/beats", status_code=303)
 

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from crm import accounts, coalitions
 from crm.errors import InvalidInput
-from web.deps import CurrentAuth, SessionDep, SettingsDep
+from web.deps import CurrentAuth, SessionDep, SettingsDep, rollback
 from web.forms import form_dict, optional_int
 from web.rendering import render
 
@@ -47,7 +47,7 @@ async def _attempt(
     try:
         notice = await action()
     except InvalidInput as exc:
-        await session.rollback()
+        await rollback(session, auth)
         return await _page(request, auth, session, errors=exc.errors, status_code=422)
     if notice:
         return await _page(request, auth, session, notice=notice)
