@@ -79,14 +79,15 @@ async def run_one(maker: async_sessionmaker[AsyncSession], worker: str = "worker
         job = await claim(session, worker)
         if job is None:
             return False
-        fn = HANDLERS.get(job.kind)
+        job_id, kind = job.id, job.kind
+        fn = HANDLERS.get(kind)
         try:
             if fn is None:
                 raise LookupError(f"no handler for job kind {job.kind!r}")
             await fn(session, job)
         except Exception:
             await session.rollback()
-            job = await session.get(Job, job.id, populate_existing=True)
+            job = await session.get(Job, job_id, populate_existing=True)
             assert job is not None
             job.last_error = traceback.format_exc(limit=5)[-4000:]
             if job.attempts >= job.max_attempts or fn is None:
@@ -96,7 +97,7 @@ async def run_one(maker: async_sessionmaker[AsyncSession], worker: str = "worker
                 job.status = "queued"
                 job.run_at = datetime.now(UTC) + timedelta(seconds=30 * 2**job.attempts)
             job.lease_until = None
-            log.warning("job %s (%s) failed: %s", job.id, job.kind, job.last_error)
+            log.warning("job %s (%s) failed: %s", job_id, kind, job.last_error)
         else:
             job.status = "done"
             job.finished_at = datetime.now(UTC)

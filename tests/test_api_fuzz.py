@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
+from fastapi import FastAPI
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi as schemathesis_asgi
 
@@ -105,8 +107,39 @@ def _prepare_database(url: str) -> str:
         return pool.submit(work).result()
 
 
+def _schema() -> Any:
+    """The OpenAPI document of the real app, loaded at import as schemathesis requires.
+
+    Building the app and its document touches no database; the requests go to the app of the
+    `fuzz_api` fixture, passed to each call.
+    """
+    spec = create_app(
+        Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database_url="sqlite://",
+            secret_key="openapi-only",
+            run_jobs_in_process=False,
+        ),
+        run_jobs=False,
+    ).openapi()
+    config = schemathesis.Config(seed=SEED)
+    config.projects.default.generation.update(
+        max_examples=MAX_EXAMPLES, deterministic=True, database="none"
+    )
+    return schemathesis.openapi.from_dict(spec, config=config).include(path_regex=r"^/api/v1/")
+
+
+schema = _schema()
+
+
+@dataclass
+class FuzzApi:
+    app: FastAPI
+    headers: dict[str, str]
+
+
 @pytest.fixture(scope="module")
-def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def fuzz_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzApi]:
     path: Path = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
     url = f"sqlite:///{path}"
     token = _prepare_database(url)
@@ -120,21 +153,12 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         ),
         run_jobs=False,
     )
-    config = schemathesis.Config(seed=SEED)
-    config.projects.default.update(headers={"Authorization": f"Bearer {token}"})
-    config.projects.default.generation.update(
-        max_examples=MAX_EXAMPLES, deterministic=True, database="none"
-    )
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
-    yield schema.include(path_regex=r"^/api/v1/")
-    # Schemathesis keeps the ASGI lifespan running for the whole process; end it here so the
-    # app's engine (and its aiosqlite threads) are closed before the database goes away.
+    yield FuzzApi(app, {"Authorization": f"Bearer {token}"})
+    # Schemathesis starts the app's lifespan on the first call and keeps it running for the
+    # whole process; end it here so the engine and its aiosqlite threads are closed.
     schemathesis_asgi.shutdown_lifespans()
 
 
-schema = schemathesis.pytest.from_fixture("api_schema")
-
-
 @schema.parametrize()
-def test_api_never_answers_5xx(case: schemathesis.Case) -> None:
-    case.call_and_validate(checks=[not_a_server_error])
+def test_api_never_answers_5xx(case: schemathesis.Case, fuzz_api: FuzzApi) -> None:
+    case.call_and_validate(app=fuzz_api.app, headers=fuzz_api.headers, checks=[not_a_server_error])

@@ -1,0 +1,76 @@
+"""The `beatbook` command, run as a user would, against a SQLite file."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BEATBOOK = [sys.executable, "-m", "web.cli"]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "BEATBOOK_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "BEATBOOK_SECRET_KEY": "cli-test-secret",
+    }
+
+
+def run(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*BEATBOOK, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+
+
+def test_user_token_and_backup_commands(env: dict[str, str], tmp_path: Path) -> None:
+    root = Path(__file__).parents[1]
+    env["PYTHONPATH"] = str(root)
+    assert run(env, "db", "upgrade", cwd=tmp_path).returncode == 0
+    created = run(
+        env, "user", "create", "--email", "Ana@Example.org", "--password", "long enough pw",
+        "--org", "Zëri i Qytetarëve", "--role", "owner", cwd=tmp_path,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    token = run(env, "token", "create", "--email", "ana@example.org", cwd=tmp_path)
+    assert token.returncode == 0, token.stderr
+    assert token.stdout.strip().startswith("bb_") and len(token.stdout.split()) == 1
+    bad = run(
+        env, "user", "create", "--email", "b@example.org", "--password", "short",
+        "--org", "X", cwd=tmp_path,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "10 characters" in bad.stderr
+    backup = run(env, "backup", str(tmp_path / "copy.db"), cwd=tmp_path)
+    assert backup.returncode == 0, backup.stderr
+    copy = sqlite3.connect(tmp_path / "copy.db")
+    assert copy.execute("SELECT name FROM organisation").fetchall() == [("Zëri i Qytetarëve",)]
+    copy.close()
+
+
+def test_demo_loads_once_and_prints_logins(env: dict[str, str], tmp_path: Path) -> None:
+    env["PYTHONPATH"] = str(Path(__file__).parents[1])
+    assert run(env, "db", "upgrade", cwd=tmp_path).returncode == 0
+    first = run(env, "demo", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "editor@qdt.example" in first.stdout
+    second = run(env, "demo", cwd=tmp_path)
+    assert "already has data" in second.stdout
+    db = sqlite3.connect(env["BEATBOOK_DATABASE_URL"].removeprefix("sqlite:///"))
+    contacts = db.execute("SELECT count(*) FROM contact").fetchone()[0]
+    outlets = db.execute("SELECT count(DISTINCT name) FROM outlet").fetchone()[0]
+    cyrillic = db.execute(
+        "SELECT count(*) FROM contact WHERE family_name GLOB '*[Ђ-ӿ]*'"
+    ).fetchone()[0]
+    interactions = db.execute("SELECT count(*) FROM interaction").fetchone()[0]
+    coalition = db.execute(
+        "SELECT count(*) FROM coalition_member WHERE status='accepted'"
+    ).fetchone()[0]
+    db.close()
+    assert contacts >= 400 and outlets >= 40 and cyrillic > 10
+    assert interactions > 500 and coalition == 2
