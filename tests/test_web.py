@@ -366,3 +366,24 @@ async def test_pages_need_a_login(client: httpx.AsyncClient, world: World) -> No
     assert htmx.headers["HX-Redirect"] == "/login?next=/contacts"
     api = await client.get("/api/v1/contacts")
     assert api.status_code == 401
+
+
+async def test_logged_time_is_read_as_kosovo_time(
+    client: httpx.AsyncClient, session: AsyncSession, world: World
+) -> None:
+    ids = await seed(session, world)
+    csrf = await login(client, world.emails["editor"])
+    await client.post(
+        f"/contacts/{ids['contact_id']}/interactions",
+        data={
+            "csrftoken": csrf,
+            "kind": "meeting",
+            "summary": "Lunch",
+            "occurred_at": "2026-07-01T13:30",
+        },
+    )
+    timeline = await interactions.timeline(session, world.editor, ids["contact_id"])
+    lunch = next(item for item, _ in timeline if item.summary == "Lunch")
+    assert lunch.occurred_at.isoformat() == "2026-07-01T11:30:00+00:00"
+    page = await client.get(f"/contacts/{ids['contact_id']}")
+    assert "01.07.2026 13:30" in page.text

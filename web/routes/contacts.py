@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -17,11 +18,22 @@ from crm.interactions import InteractionIn
 from crm.outlets import all_outlets
 from web.deps import CurrentAuth, SessionDep, rollback
 from web.forms import field_errors, form_dict, lines, optional_int
-from web.rendering import is_htmx, render
+from web.rendering import LOCAL_TZ, is_htmx, render
 
 router = APIRouter()
 PAGE = 50
 SOCIAL = ("x", "linkedin", "facebook", "instagram", "mastodon")
+
+
+def local_datetime(value: str | None) -> datetime | str | None:
+    """A `datetime-local` field means Kosovo time; anything unparseable is left to validation."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=LOCAL_TZ)
 
 
 def filter_from_query(params: Any) -> ContactFilter:
@@ -236,7 +248,7 @@ async def log_interaction(
                 "kind": data.get("kind", "note"),
                 "summary": data.get("summary", ""),
                 "body": data.get("body", ""),
-                "occurred_at": data.get("occurred_at") or None,
+                "occurred_at": local_datetime(data.get("occurred_at")),
                 "direction": {"call": "out", "email_in": "in", "email_out": "out"}.get(
                     data.get("kind", ""), "none"
                 ),
