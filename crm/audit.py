@@ -30,3 +30,21 @@ def record(
             changes=changes or {},
         )
     )
+
+
+async def recent_entries(
+    session: AsyncSession, *, org_id: int, limit: int = 50
+) -> list[tuple[AuditEntry, str | None]]:
+    """The organisation's latest changes, with who made them."""
+    from sqlalchemy import select
+
+    from crm.models import User
+
+    stmt = (
+        select(AuditEntry, User.email)
+        .outerjoin(User, User.id == AuditEntry.user_id)
+        .where(AuditEntry.org_id == org_id)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        .limit(limit)
+    )
+    return [(entry, email) for entry, email in (await session.execute(stmt)).all()]

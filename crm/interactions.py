@@ -14,6 +14,7 @@ from crm.accounts import Actor
 from crm.contacts import get_contact
 from crm.errors import NotFound
 from crm.models import Contact, Interaction, User
+from crm.search import like_pattern
 
 # What a person logs by hand; the other kinds are written by the mail and event code.
 MANUAL_KINDS = ("call", "meeting", "note", "email_out", "email_in", "coverage", "event_attended")
@@ -133,10 +134,14 @@ async def search_interactions(
     *,
     contact_id: int | None = None,
     kind: str = "",
+    q: str = "",
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Interaction], int]:
     conds = [Interaction.org_id == actor.org_id]
+    if q:
+        pattern = like_pattern(q.strip().lower())
+        conds.append(func.lower(Interaction.summary).like(pattern, escape="\\"))
     if contact_id is not None:
         conds.append(Interaction.contact_id == contact_id)
     if kind:

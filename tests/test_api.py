@@ -128,3 +128,22 @@ async def test_viewer_token_cannot_write(
     assert (await client.get("/api/v1/contacts", headers=headers)).status_code == 200
     response = await client.post("/api/v1/contacts", json={"given_name": "X"}, headers=headers)
     assert response.status_code == 403
+
+
+async def test_interactions_search_and_audit_log(
+    api: httpx.AsyncClient, client: httpx.AsyncClient, world: World
+) -> None:
+    contact = (await api.post("/api/v1/contacts", json={"given_name": "Lirim"})).json()
+    for summary in ("Pitched the budget report", "Called about the air study"):
+        await api.post(
+            "/api/v1/interactions",
+            json={"contact_id": contact["id"], "kind": "call", "summary": summary},
+        )
+    found = (await api.get("/api/v1/interactions", params={"q": "AIR"})).json()
+    assert [i["summary"] for i in found["items"]] == ["Called about the air study"]
+    del client.headers["Authorization"]
+    from tests.conftest import login
+
+    await login(client, world.emails["owner"])
+    page = await client.get("/settings")
+    assert "Activity log" in page.text and "editor@example.org" in page.text

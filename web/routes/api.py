@@ -344,7 +344,7 @@ async def list_interactions(
     offset: Offset = 0,
 ) -> Page[InteractionOut]:
     items, total = await interactions.search_interactions(
-        session, auth.actor, contact_id=contact_id, kind=kind, limit=limit, offset=offset
+        session, auth.actor, contact_id=contact_id, kind=kind, q=q, limit=limit, offset=offset
     )
     return Page(items=[_interaction(i) for i in items], total=total)
 

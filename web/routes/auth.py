@@ -12,7 +12,7 @@ from crm.errors import InvalidInput, PermissionDenied
 from web.deps import SESSION_COOKIE, SessionDep, SettingsDep, public_context
 from web.rendering import render
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 
 def _safe_next(target: str) -> str:

@@ -20,7 +20,7 @@ from web.deps import CurrentAuth, SessionDep, rollback
 from web.forms import field_errors, form_dict, lines, optional_int
 from web.rendering import LOCAL_TZ, is_htmx, render
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 PAGE = 50
 SOCIAL = ("x", "linkedin", "facebook", "instagram", "mastodon")
 

@@ -9,7 +9,7 @@ from crm.stats import org_numbers
 from web.deps import CurrentAuth, SessionDep
 from web.rendering import render
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 
 @router.get("/")

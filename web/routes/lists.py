@@ -15,7 +15,7 @@ from web.forms import field_errors, form_dict, optional_int
 from web.rendering import render
 from web.routes.contacts import filter_from_query
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 PAGE = 50
 
 

@@ -16,7 +16,7 @@ from web.deps import CurrentAuth, SessionDep, rollback
 from web.forms import field_errors, form_dict, optional_int
 from web.rendering import render
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 PAGE = 50
 
 

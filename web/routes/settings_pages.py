@@ -7,13 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from crm import accounts, coalitions
+from crm import accounts, audit, coalitions
 from crm.errors import InvalidInput
 from web.deps import CurrentAuth, SessionDep, SettingsDep, rollback
 from web.forms import form_dict, optional_int
 from web.rendering import render
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 
 async def _page(
@@ -29,6 +29,11 @@ async def _page(
         "tokens": await accounts.list_api_tokens(session, actor=auth.actor),
         "members": await accounts.members(session, auth.actor.org_id),
         "coalitions": await coalitions.my_coalitions(session, auth.actor),
+        "audit": (
+            await audit.recent_entries(session, org_id=auth.actor.org_id)
+            if auth.actor.is_owner
+            else []
+        ),
         "errors": errors or {},
         "notice": notice or {},
     }
