@@ -25,6 +25,7 @@ from crm.models import (
     ListMember,
     Outlet,
 )
+from crm.models.base import DbId
 from crm.search import like_pattern, normalise_email, query_terms, search_key
 
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
@@ -36,7 +37,7 @@ Language = Literal["en", "sq", "sr-Latn", "sr-Cyrl"]
 
 class RoleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    outlet_id: int
+    outlet_id: DbId
     title: Short = ""
     started_on: date | None = None
     ended_on: date | None = None
@@ -67,7 +68,7 @@ class ContactIn(BaseModel):
     city: Short = ""
     region: Short = ""
     notes: Annotated[str, StringConstraints(max_length=20000)] = ""
-    beat_ids: list[int] = Field(default_factory=list, max_length=50)
+    beat_ids: list[DbId] = Field(default_factory=list, max_length=50)
     tags: list[Tag] = Field(default_factory=list, max_length=30)
     roles: list[RoleIn] = Field(default_factory=list, max_length=20)
     legal_basis: Literal["legitimate_interest", "consent", "contract", "public_source"] = (

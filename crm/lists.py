@@ -33,10 +33,18 @@ def clean_filter(raw: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInput({"filter": f"Unknown filter: {', '.join(sorted(unknown))}."})
     try:
         f = ContactFilter(**{k: v for k, v in raw.items() if v not in (None, "")})
-        if f.beat_id is not None:
-            f.beat_id = int(f.beat_id)
-        if f.outlet_id is not None:
-            f.outlet_id = int(f.outlet_id)
+        for key in ("beat_id", "outlet_id"):
+            value = getattr(f, key)
+            if value is not None:
+                value = int(value)
+                if not 0 < value <= 2_147_483_647:
+                    raise ValueError(key)
+                setattr(f, key, value)
+        if f.do_not_contact is not None and not isinstance(f.do_not_contact, bool):
+            raise ValueError("do_not_contact")
+        for key in ("q", "medium", "language", "region", "tag"):
+            if not isinstance(getattr(f, key), str) or len(getattr(f, key)) > 200:
+                raise ValueError(key)
     except (TypeError, ValueError) as exc:
         raise InvalidInput({"filter": "That filter is not valid."}) from exc
     return f.as_dict()

@@ -387,3 +387,12 @@ async def test_logged_time_is_read_as_kosovo_time(
     assert lunch.occurred_at.isoformat() == "2026-07-01T11:30:00+00:00"
     page = await client.get(f"/contacts/{ids['contact_id']}")
     assert "01.07.2026 13:30" in page.text
+
+
+async def test_ids_out_of_range_or_not_numbers_are_rejected_not_crashing(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await login(client, world.emails["editor"])
+    for url in ("/contacts/99999999999999999999", "/contacts/abc", "/outlets/0", "/lists/-1"):
+        response = await client.get(url)
+        assert response.status_code in (404, 422), url

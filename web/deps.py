@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.accounts import Actor, actor_for_api_token, actor_for_session, memberships
@@ -104,3 +104,7 @@ async def rollback(session: AsyncSession, auth: Auth) -> None:
     await session.rollback()
     await session.refresh(auth.user)
     await session.refresh(auth.org)
+
+
+# Ids in paths: anything outside the database's integer range is simply invalid input.
+Id = Annotated[int, Path(ge=1, le=2_147_483_647)]

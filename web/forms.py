@@ -64,7 +64,9 @@ def validate(model: type[M], data: dict[str, Any]) -> M:
 
 
 def optional_int(value: Any) -> int | None:
+    """A whole number from a query or form field, or None when it is not a usable id."""
     try:
-        return int(value) if value not in (None, "") else None
+        number = int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
+    return number if number is not None and 0 < number <= 2_147_483_647 else None

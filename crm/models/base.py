@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field as PydField
 from sqlalchemy import JSON, Column, DateTime
 from sqlalchemy.types import TypeDecorator
 
@@ -39,3 +40,7 @@ def ts_column(*, nullable: bool = False, index: bool = False) -> Any:
 
 def json_column() -> Any:
     return Column(JSON, nullable=False)
+
+
+# An id as it can exist in the database (PostgreSQL integer); anything else is bad input.
+DbId = Annotated[int, PydField(ge=1, le=2_147_483_647)]

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from crm import beats, interactions, lists, outlets
 from crm import contacts as crm_contacts
@@ -15,15 +15,16 @@ from crm.contacts import ContactFilter, ContactIn
 from crm.interactions import InteractionIn
 from crm.lists import ListIn
 from crm.models import Beat, ContactList, Interaction, Outlet
+from crm.models.base import DbId
 from crm.outlets import OutletIn
-from web.deps import ApiAuth, SessionDep
+from web.deps import ApiAuth, Id, SessionDep
 
 router = APIRouter(tags=["api"])
 T = TypeVar("T")
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Q = Annotated[str, Query(max_length=200)]
-IdQuery = Annotated[int | None, Query(ge=1, le=2**62)]
+IdQuery = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
 
 
 class Page(BaseModel, Generic[T]):
@@ -105,7 +106,7 @@ class InteractionOut(BaseModel):
 
 
 class InteractionCreate(InteractionIn):
-    contact_id: int
+    contact_id: DbId
 
 
 class ListOut(BaseModel):
@@ -117,7 +118,7 @@ class ListOut(BaseModel):
 
 
 class MembersIn(BaseModel):
-    contact_ids: list[int]
+    contact_ids: list[DbId] = Field(max_length=10_000)
 
 
 def _outlet(o: Outlet) -> OutletOut:
@@ -136,7 +137,7 @@ def _list(lst: ContactList) -> ListOut:
     return ListOut.model_validate(lst.model_dump())
 
 
-async def _contact_out(session: SessionDep, auth: ApiAuth, contact_id: int) -> ContactOut:
+async def _contact_out(session: SessionDep, auth: ApiAuth, contact_id: Id) -> ContactOut:
     d = await crm_contacts.contact_detail(session, auth.actor, contact_id)
     c = d.contact
     return ContactOut(
@@ -214,13 +215,13 @@ async def create_contact(auth: ApiAuth, session: SessionDep, data: ContactIn) ->
 
 
 @router.get("/contacts/{contact_id}")
-async def get_contact(auth: ApiAuth, session: SessionDep, contact_id: int) -> ContactOut:
+async def get_contact(auth: ApiAuth, session: SessionDep, contact_id: Id) -> ContactOut:
     return await _contact_out(session, auth, contact_id)
 
 
 @router.put("/contacts/{contact_id}")
 async def replace_contact(
-    auth: ApiAuth, session: SessionDep, contact_id: int, data: ContactIn
+    auth: ApiAuth, session: SessionDep, contact_id: Id, data: ContactIn
 ) -> ContactOut:
     await crm_contacts.update_contact(session, auth.actor, contact_id, data)
     return await _contact_out(session, auth, contact_id)
@@ -228,7 +229,7 @@ async def replace_contact(
 
 @router.patch("/contacts/{contact_id}")
 async def patch_contact(
-    auth: ApiAuth, session: SessionDep, contact_id: int, data: dict[str, Any]
+    auth: ApiAuth, session: SessionDep, contact_id: Id, data: dict[str, Any]
 ) -> ContactOut:
     """Change only the fields sent; the result is validated like a full contact."""
     detail = await crm_contacts.contact_detail(session, auth.actor, contact_id)
@@ -239,14 +240,14 @@ async def patch_contact(
 
 
 @router.delete("/contacts/{contact_id}", status_code=204)
-async def delete_contact(auth: ApiAuth, session: SessionDep, contact_id: int) -> Response:
+async def delete_contact(auth: ApiAuth, session: SessionDep, contact_id: Id) -> Response:
     await crm_contacts.delete_contact(session, auth.actor, contact_id)
     return Response(status_code=204)
 
 
 @router.get("/contacts/{contact_id}/interactions")
 async def contact_timeline(
-    auth: ApiAuth, session: SessionDep, contact_id: int, limit: Limit = 50, offset: Offset = 0
+    auth: ApiAuth, session: SessionDep, contact_id: Id, limit: Limit = 50, offset: Offset = 0
 ) -> Page[InteractionOut]:
     await crm_contacts.get_contact(session, auth.actor, contact_id)
     items, total = await interactions.search_interactions(
@@ -279,19 +280,19 @@ async def create_outlet(auth: ApiAuth, session: SessionDep, data: OutletIn) -> O
 
 
 @router.get("/outlets/{outlet_id}")
-async def get_outlet(auth: ApiAuth, session: SessionDep, outlet_id: int) -> OutletOut:
+async def get_outlet(auth: ApiAuth, session: SessionDep, outlet_id: Id) -> OutletOut:
     return _outlet(await outlets.get_outlet(session, auth.actor, outlet_id))
 
 
 @router.put("/outlets/{outlet_id}")
 async def update_outlet(
-    auth: ApiAuth, session: SessionDep, outlet_id: int, data: OutletIn
+    auth: ApiAuth, session: SessionDep, outlet_id: Id, data: OutletIn
 ) -> OutletOut:
     return _outlet(await outlets.update_outlet(session, auth.actor, outlet_id, data))
 
 
 @router.delete("/outlets/{outlet_id}", status_code=204)
-async def delete_outlet(auth: ApiAuth, session: SessionDep, outlet_id: int) -> Response:
+async def delete_outlet(auth: ApiAuth, session: SessionDep, outlet_id: Id) -> Response:
     await outlets.delete_outlet(session, auth.actor, outlet_id)
     return Response(status_code=204)
 
@@ -315,17 +316,17 @@ async def create_beat(auth: ApiAuth, session: SessionDep, data: BeatIn) -> BeatO
 
 
 @router.get("/beats/{beat_id}")
-async def get_beat(auth: ApiAuth, session: SessionDep, beat_id: int) -> BeatOut:
+async def get_beat(auth: ApiAuth, session: SessionDep, beat_id: Id) -> BeatOut:
     return _beat(await beats.get_beat(session, auth.actor, beat_id))
 
 
 @router.put("/beats/{beat_id}")
-async def update_beat(auth: ApiAuth, session: SessionDep, beat_id: int, data: BeatIn) -> BeatOut:
+async def update_beat(auth: ApiAuth, session: SessionDep, beat_id: Id, data: BeatIn) -> BeatOut:
     return _beat(await beats.rename_beat(session, auth.actor, beat_id, data))
 
 
 @router.delete("/beats/{beat_id}", status_code=204)
-async def delete_beat(auth: ApiAuth, session: SessionDep, beat_id: int) -> Response:
+async def delete_beat(auth: ApiAuth, session: SessionDep, beat_id: Id) -> Response:
     await beats.delete_beat(session, auth.actor, beat_id)
     return Response(status_code=204)
 
@@ -359,22 +360,20 @@ async def create_interaction(
 
 
 @router.get("/interactions/{interaction_id}")
-async def get_interaction(
-    auth: ApiAuth, session: SessionDep, interaction_id: int
-) -> InteractionOut:
+async def get_interaction(auth: ApiAuth, session: SessionDep, interaction_id: Id) -> InteractionOut:
     return _interaction(await interactions.get_interaction(session, auth.actor, interaction_id))
 
 
 @router.put("/interactions/{interaction_id}")
 async def update_interaction(
-    auth: ApiAuth, session: SessionDep, interaction_id: int, data: InteractionIn
+    auth: ApiAuth, session: SessionDep, interaction_id: Id, data: InteractionIn
 ) -> InteractionOut:
     item = await interactions.update_interaction(session, auth.actor, interaction_id, data)
     return _interaction(item)
 
 
 @router.delete("/interactions/{interaction_id}", status_code=204)
-async def delete_interaction(auth: ApiAuth, session: SessionDep, interaction_id: int) -> Response:
+async def delete_interaction(auth: ApiAuth, session: SessionDep, interaction_id: Id) -> Response:
     await interactions.delete_interaction(session, auth.actor, interaction_id)
     return Response(status_code=204)
 
@@ -399,24 +398,24 @@ async def create_list(auth: ApiAuth, session: SessionDep, data: ListIn) -> ListO
 
 
 @router.get("/lists/{list_id}")
-async def get_list(auth: ApiAuth, session: SessionDep, list_id: int) -> ListOut:
+async def get_list(auth: ApiAuth, session: SessionDep, list_id: Id) -> ListOut:
     return _list(await lists.get_list(session, auth.actor, list_id))
 
 
 @router.put("/lists/{list_id}")
-async def update_list(auth: ApiAuth, session: SessionDep, list_id: int, data: ListIn) -> ListOut:
+async def update_list(auth: ApiAuth, session: SessionDep, list_id: Id, data: ListIn) -> ListOut:
     return _list(await lists.update_list(session, auth.actor, list_id, data))
 
 
 @router.delete("/lists/{list_id}", status_code=204)
-async def delete_list(auth: ApiAuth, session: SessionDep, list_id: int) -> Response:
+async def delete_list(auth: ApiAuth, session: SessionDep, list_id: Id) -> Response:
     await lists.delete_list(session, auth.actor, list_id)
     return Response(status_code=204)
 
 
 @router.get("/lists/{list_id}/members")
 async def list_members(
-    auth: ApiAuth, session: SessionDep, list_id: int, limit: Limit = 50, offset: Offset = 0
+    auth: ApiAuth, session: SessionDep, list_id: Id, limit: Limit = 50, offset: Offset = 0
 ) -> Page[ContactSummary]:
     await lists.get_list(session, auth.actor, list_id)
     return await list_contacts(auth, session, list_id=list_id, limit=limit, offset=offset)
@@ -424,14 +423,14 @@ async def list_members(
 
 @router.post("/lists/{list_id}/members")
 async def add_list_members(
-    auth: ApiAuth, session: SessionDep, list_id: int, data: MembersIn
+    auth: ApiAuth, session: SessionDep, list_id: Id, data: MembersIn
 ) -> dict[str, int]:
     return {"added": await lists.add_members(session, auth.actor, list_id, data.contact_ids)}
 
 
 @router.delete("/lists/{list_id}/members/{contact_id}", status_code=204)
 async def remove_list_member(
-    auth: ApiAuth, session: SessionDep, list_id: int, contact_id: int
+    auth: ApiAuth, session: SessionDep, list_id: Id, contact_id: Id
 ) -> Response:
     await lists.remove_member(session, auth.actor, list_id, contact_id)
     return Response(status_code=204)

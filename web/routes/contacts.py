@@ -16,7 +16,7 @@ from crm.contacts import ContactFilter, ContactIn
 from crm.errors import InvalidInput
 from crm.interactions import InteractionIn
 from crm.outlets import all_outlets
-from web.deps import CurrentAuth, SessionDep, rollback
+from web.deps import CurrentAuth, Id, SessionDep, rollback
 from web.forms import field_errors, form_dict, lines, optional_int
 from web.rendering import LOCAL_TZ, is_htmx, render
 
@@ -193,7 +193,7 @@ async def create_contact(request: Request, auth: CurrentAuth, session: SessionDe
 
 @router.get("/contacts/{contact_id}")
 async def contact_page(
-    request: Request, auth: CurrentAuth, session: SessionDep, contact_id: int
+    request: Request, auth: CurrentAuth, session: SessionDep, contact_id: Id
 ) -> Response:
     detail = await crm_contacts.contact_detail(session, auth.actor, contact_id)
     timeline = await interactions.timeline(session, auth.actor, contact_id)
@@ -213,7 +213,7 @@ async def contact_page(
 
 @router.get("/contacts/{contact_id}/edit")
 async def edit_contact(
-    request: Request, auth: CurrentAuth, session: SessionDep, contact_id: int
+    request: Request, auth: CurrentAuth, session: SessionDep, contact_id: Id
 ) -> Response:
     auth.actor.require_write()
     detail = await crm_contacts.contact_detail(session, auth.actor, contact_id)
@@ -223,21 +223,21 @@ async def edit_contact(
 
 @router.post("/contacts/{contact_id}")
 async def update_contact(
-    request: Request, auth: CurrentAuth, session: SessionDep, contact_id: int
+    request: Request, auth: CurrentAuth, session: SessionDep, contact_id: Id
 ) -> Response:
     await crm_contacts.get_contact(session, auth.actor, contact_id)
     return await _save(request, auth, session, contact_id)
 
 
 @router.post("/contacts/{contact_id}/delete")
-async def delete_contact(auth: CurrentAuth, session: SessionDep, contact_id: int) -> Response:
+async def delete_contact(auth: CurrentAuth, session: SessionDep, contact_id: Id) -> Response:
     await crm_contacts.delete_contact(session, auth.actor, contact_id)
     return RedirectResponse("/contacts", status_code=303)
 
 
 @router.post("/contacts/{contact_id}/interactions")
 async def log_interaction(
-    request: Request, auth: CurrentAuth, session: SessionDep, contact_id: int
+    request: Request, auth: CurrentAuth, session: SessionDep, contact_id: Id
 ) -> Response:
     auth.actor.require_write()
     data = await form_dict(request)
@@ -281,7 +281,7 @@ async def log_interaction(
 
 @router.post("/contacts/{contact_id}/interactions/{interaction_id}/delete")
 async def delete_interaction(
-    auth: CurrentAuth, session: SessionDep, contact_id: int, interaction_id: int
+    auth: CurrentAuth, session: SessionDep, contact_id: Id, interaction_id: Id
 ) -> Response:
     item = await interactions.get_interaction(session, auth.actor, interaction_id)
     if item.contact_id != contact_id:
@@ -294,7 +294,7 @@ async def delete_interaction(
 
 @router.post("/contacts/{contact_id}/lists")
 async def add_to_list(
-    request: Request, auth: CurrentAuth, session: SessionDep, contact_id: int
+    request: Request, auth: CurrentAuth, session: SessionDep, contact_id: Id
 ) -> Response:
     data = await form_dict(request)
     await crm_contacts.get_contact(session, auth.actor, contact_id)

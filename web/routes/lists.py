@@ -10,7 +10,7 @@ from crm import contacts as crm_contacts
 from crm import lists
 from crm.errors import InvalidInput
 from crm.lists import ListIn
-from web.deps import CurrentAuth, SessionDep, rollback
+from web.deps import CurrentAuth, Id, SessionDep, rollback
 from web.forms import field_errors, form_dict, optional_int
 from web.rendering import render
 from web.routes.contacts import filter_from_query
@@ -76,7 +76,7 @@ async def add_results(request: Request, auth: CurrentAuth, session: SessionDep) 
 
 @router.get("/lists/{list_id}")
 async def list_page(
-    request: Request, auth: CurrentAuth, session: SessionDep, list_id: int
+    request: Request, auth: CurrentAuth, session: SessionDep, list_id: Id
 ) -> Response:
     lst = await lists.get_list(session, auth.actor, list_id)
     page = max(optional_int(request.query_params.get("page")) or 1, 1)
@@ -107,7 +107,7 @@ def _query_of(saved: dict[str, object]) -> dict[str, object]:
 
 @router.post("/lists/{list_id}")
 async def update_list(
-    request: Request, auth: CurrentAuth, session: SessionDep, list_id: int
+    request: Request, auth: CurrentAuth, session: SessionDep, list_id: Id
 ) -> Response:
     lst = await lists.get_list(session, auth.actor, list_id)
     data = await form_dict(request)
@@ -129,14 +129,14 @@ async def update_list(
 
 
 @router.post("/lists/{list_id}/delete")
-async def delete_list(auth: CurrentAuth, session: SessionDep, list_id: int) -> Response:
+async def delete_list(auth: CurrentAuth, session: SessionDep, list_id: Id) -> Response:
     await lists.delete_list(session, auth.actor, list_id)
     return RedirectResponse("/lists", status_code=303)
 
 
 @router.post("/lists/{list_id}/members")
 async def add_members(
-    request: Request, auth: CurrentAuth, session: SessionDep, list_id: int
+    request: Request, auth: CurrentAuth, session: SessionDep, list_id: Id
 ) -> Response:
     """Add the current search's results (or chosen contacts) to a static list."""
     data = await form_dict(request)
@@ -152,7 +152,7 @@ async def add_members(
 
 @router.post("/lists/{list_id}/members/{contact_id}/delete")
 async def remove_member(
-    auth: CurrentAuth, session: SessionDep, list_id: int, contact_id: int
+    auth: CurrentAuth, session: SessionDep, list_id: Id, contact_id: Id
 ) -> Response:
     await lists.remove_member(session, auth.actor, list_id, contact_id)
     return RedirectResponse(f"/lists/{list_id}", status_code=303)

@@ -12,7 +12,7 @@ from crm import beats, outlets
 from crm.beats import BeatIn
 from crm.errors import InvalidInput
 from crm.outlets import OutletIn
-from web.deps import CurrentAuth, SessionDep, rollback
+from web.deps import CurrentAuth, Id, SessionDep, rollback
 from web.forms import field_errors, form_dict, optional_int
 from web.rendering import render
 
@@ -96,7 +96,7 @@ async def create_outlet(request: Request, auth: CurrentAuth, session: SessionDep
 
 @router.get("/outlets/{outlet_id}")
 async def outlet_page(
-    request: Request, auth: CurrentAuth, session: SessionDep, outlet_id: int
+    request: Request, auth: CurrentAuth, session: SessionDep, outlet_id: Id
 ) -> Response:
     outlet = await outlets.get_outlet(session, auth.actor, outlet_id)
     people = await outlets.journalists(session, auth.actor, outlet_id)
@@ -105,7 +105,7 @@ async def outlet_page(
 
 @router.get("/outlets/{outlet_id}/edit")
 async def edit_outlet(
-    request: Request, auth: CurrentAuth, session: SessionDep, outlet_id: int
+    request: Request, auth: CurrentAuth, session: SessionDep, outlet_id: Id
 ) -> Response:
     auth.actor.require_write()
     outlet = await outlets.get_outlet(session, auth.actor, outlet_id)
@@ -115,14 +115,14 @@ async def edit_outlet(
 
 @router.post("/outlets/{outlet_id}")
 async def update_outlet(
-    request: Request, auth: CurrentAuth, session: SessionDep, outlet_id: int
+    request: Request, auth: CurrentAuth, session: SessionDep, outlet_id: Id
 ) -> Response:
     await outlets.get_outlet(session, auth.actor, outlet_id)
     return await _save(request, auth, session, outlet_id)
 
 
 @router.post("/outlets/{outlet_id}/delete")
-async def delete_outlet(auth: CurrentAuth, session: SessionDep, outlet_id: int) -> Response:
+async def delete_outlet(auth: CurrentAuth, session: SessionDep, outlet_id: Id) -> Response:
     await outlets.delete_outlet(session, auth.actor, outlet_id)
     return RedirectResponse("/outlets", status_code=303)
 
@@ -163,7 +163,7 @@ async def create_beat(request: Request, auth: CurrentAuth, session: SessionDep) 
 
 @router.post("/beats/{beat_id}")
 async def rename_beat(
-    request: Request, auth: CurrentAuth, session: SessionDep, beat_id: int
+    request: Request, auth: CurrentAuth, session: SessionDep, beat_id: Id
 ) -> Response:
     data = await form_dict(request)
     try:
@@ -174,6 +174,6 @@ async def rename_beat(
 
 
 @router.post("/beats/{beat_id}/delete")
-async def delete_beat(auth: CurrentAuth, session: SessionDep, beat_id: int) -> Response:
+async def delete_beat(auth: CurrentAuth, session: SessionDep, beat_id: Id) -> Response:
     await beats.delete_beat(session, auth.actor, beat_id)
     return RedirectResponse("/beats", status_code=303)

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from crm import accounts, audit, coalitions
 from crm.errors import InvalidInput
-from web.deps import CurrentAuth, SessionDep, SettingsDep, rollback
+from web.deps import CurrentAuth, Id, SessionDep, SettingsDep, rollback
 from web.forms import form_dict, optional_int
 from web.rendering import render
 
@@ -101,7 +101,7 @@ async def create_token(request: Request, auth: CurrentAuth, session: SessionDep)
 
 
 @router.post("/settings/tokens/{token_id}/revoke")
-async def revoke_token(auth: CurrentAuth, session: SessionDep, token_id: int) -> Response:
+async def revoke_token(auth: CurrentAuth, session: SessionDep, token_id: Id) -> Response:
     await accounts.revoke_api_token(session, actor=auth.actor, token_id=token_id)
     return RedirectResponse("/settings", status_code=303)
 
@@ -146,7 +146,7 @@ async def reset_link(
     auth: CurrentAuth,
     session: SessionDep,
     settings: SettingsDep,
-    user_id: int,
+    user_id: Id,
 ) -> Response:
     members = dict((u.id, u) for _, u in await accounts.members(session, auth.actor.org_id))
     user = members.get(user_id)
@@ -166,7 +166,7 @@ async def reset_link(
 
 @router.post("/settings/members/{user_id}/role")
 async def set_role(
-    request: Request, auth: CurrentAuth, session: SessionDep, user_id: int
+    request: Request, auth: CurrentAuth, session: SessionDep, user_id: Id
 ) -> Response:
     data = await form_dict(request)
 
@@ -190,7 +190,7 @@ async def create_coalition(request: Request, auth: CurrentAuth, session: Session
 
 @router.post("/settings/coalitions/{coalition_id}/invite")
 async def invite_to_coalition(
-    request: Request, auth: CurrentAuth, session: SessionDep, coalition_id: int
+    request: Request, auth: CurrentAuth, session: SessionDep, coalition_id: Id
 ) -> Response:
     data = await form_dict(request)
 
@@ -202,7 +202,7 @@ async def invite_to_coalition(
 
 @router.post("/settings/coalitions/{coalition_id}/respond")
 async def respond_to_coalition(
-    request: Request, auth: CurrentAuth, session: SessionDep, coalition_id: int
+    request: Request, auth: CurrentAuth, session: SessionDep, coalition_id: Id
 ) -> Response:
     data = await form_dict(request)
 
