@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import coalitions, demo_landscape
+from crm import coalitions, demo_landscape, lists
 from crm.accounts import Actor, create_user, get_or_create_org
 from crm.beats import all_beats
 from crm.contacts import ContactIn, RoleIn, create_contact
 from crm.errors import InvalidInput
+from crm.lists import ListIn
 from crm.models import Contact, Interaction, Organisation, Outlet
 from crm.outlets import OutletIn, create_outlet
 
@@ -63,6 +64,7 @@ async def _load_org(
         outlets.append(await create_outlet(session, actor, OutletIn.model_validate(raw)))
     beats = {b.slug: b.id for b in await all_beats(session, actor)}
     now = datetime.now(UTC)
+    created: list[int] = []
     for j in journalists:
         roles = [RoleIn(outlet_id=outlets[j["outlet_index"]].id or 0, title=j["title"])]
         extra = j.get("freelance_extra_outlet_index")
@@ -92,6 +94,26 @@ async def _load_org(
             await session.rollback()
             continue
         _add_history(session, actor, contact, rng, now)
+        created.append(contact.id or 0)
+    await session.commit()
+    invitees = await lists.create_list(
+        session, actor, ListIn(name="Press conference invitees", description="Usual Prishtina list")
+    )
+    await lists.add_members(session, actor, invitees.id or 0, rng.sample(created, 25))
+    await lists.create_list(
+        session,
+        actor,
+        ListIn(
+            name="Environment reporters",
+            kind="smart",
+            filter={"beat_id": beats["environment"]},
+        ),
+    )
+    for contact_id in rng.sample(created, 3):
+        contact = await session.get(Contact, contact_id)
+        assert contact is not None
+        contact.do_not_contact = True
+        contact.do_not_contact_reason = "Asked not to receive press releases"
     await session.commit()
 
 
