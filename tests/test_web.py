@@ -396,3 +396,22 @@ async def test_ids_out_of_range_or_not_numbers_are_rejected_not_crashing(
     for url in ("/contacts/99999999999999999999", "/contacts/abc", "/outlets/0", "/lists/-1"):
         response = await client.get(url)
         assert response.status_code in (404, 422), url
+
+
+async def test_saving_a_search_as_a_smart_list_keeps_the_search_typed_so_far(
+    client: httpx.AsyncClient, session: AsyncSession, world: World
+) -> None:
+    await seed(session, world)
+    await create_contact(session, world.editor, ContactIn(given_name="Vesna", family_name="Ilić"))
+    csrf = await login(client, world.emails["editor"])
+    fragment = html(await client.get("/contacts?q=krasniqi", headers={"HX-Request": "true"}))
+    save_form = fragment.select_one("details.save-search form[action='/lists']")
+    fields = {i["name"]: i.get("value", "") for i in save_form.select("input[type=hidden]")}
+    assert fields["q"] == "krasniqi"
+    fields.update(csrftoken=csrf, name="Krasniqi family", kind="smart")
+    created = await client.post("/lists", data=fields)
+    assert created.status_code == 303
+    members = html(await client.get(created.headers["location"]))
+    assert [a.get_text() for a in members.select("#members tbody td:first-child a")] == [
+        "Arbën Krasniqi"
+    ]
