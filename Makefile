@@ -9,7 +9,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(shell command -v $(PY))
 
-.PHONY: install run worker migrate test lint bench system-deps clean
+.PHONY: install run worker migrate test lint bench system-deps i18n clean
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -54,6 +54,12 @@ test: install system-deps lint
 
 bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(VENV)/bin/python $$script || exit 1; done
+
+# After changing UI strings: refresh the catalogues (translators then fill sq and sr_Latn).
+i18n: install
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _ -k N_ -o web/locale/messages.pot \
+		--project Beatbook --version 0.1 .
+	$(VENV)/bin/pybabel update -i web/locale/messages.pot -d web/locale
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
