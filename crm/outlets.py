@@ -150,13 +150,13 @@ async def delete_outlet(session: AsyncSession, actor: Actor, outlet_id: int) -> 
 async def journalists(
     session: AsyncSession, actor: Actor, outlet_id: int, *, current_only: bool = True
 ) -> list[Contact]:
+    roles = select(ContactOutletRole.contact_id).where(ContactOutletRole.outlet_id == outlet_id)
+    if current_only:
+        roles = roles.where(ContactOutletRole.ended_on.is_(None))
+    # A subquery, not DISTINCT: PostgreSQL cannot compare the JSON columns of Contact.
     stmt = (
         select(Contact)
-        .join(ContactOutletRole, ContactOutletRole.contact_id == Contact.id)
-        .where(ContactOutletRole.outlet_id == outlet_id, Contact.org_id == actor.org_id)
+        .where(Contact.org_id == actor.org_id, Contact.id.in_(roles))
         .order_by(Contact.sort_key)
-        .distinct()
     )
-    if current_only:
-        stmt = stmt.where(ContactOutletRole.ended_on.is_(None))  # type: ignore[union-attr]
     return list((await session.execute(stmt)).scalars())
