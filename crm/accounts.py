@@ -240,6 +240,28 @@ async def actor_for_session(
     return user, Actor(user.id, membership.org_id, membership.role), web_session
 
 
+async def session_context(
+    session: AsyncSession, token: str
+) -> tuple[User, Actor, list[tuple[Membership, Organisation]]] | None:
+    """A login's user and role, with every organisation of the user, in one query."""
+    stmt = (
+        select(WebSession, User, Membership, Organisation)
+        .join(User, User.id == WebSession.user_id)
+        .join(Membership, Membership.user_id == WebSession.user_id)
+        .join(Organisation, Organisation.id == Membership.org_id)
+        .where(WebSession.id == token_hash(token))
+        .order_by(Organisation.name)
+    )
+    rows = (await session.execute(stmt)).all()
+    if not rows:
+        return None
+    web_session, user = rows[0][0], rows[0][1]
+    current = next((m for _, _, m, _ in rows if m.org_id == web_session.org_id), None)
+    if current is None or web_session.expires_at < datetime.now(UTC) or not user.is_active:
+        return None
+    return user, Actor(user.id, current.org_id, current.role), [(m, o) for _, _, m, o in rows]
+
+
 async def switch_org(session: AsyncSession, token: str, user_id: int, org_id: int) -> None:
     if await session.get(Membership, (user_id, org_id)) is None:
         raise NotFound("organisation")

@@ -35,6 +35,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA mmap_size=268435456")
     cursor.close()
 
 
@@ -58,3 +59,17 @@ async def session_scope(
 ) -> AsyncIterator[AsyncSession]:
     async with maker() as session:
         yield session
+
+
+async def refresh_statistics(engine: AsyncEngine) -> None:
+    """Fresh query-planner statistics: without them SQLite picks slow plans for big tables.
+
+    Run after migrations, bulk loads and at start-up; on SQLite the sample per index is
+    bounded, so it stays well under a second on large databases.
+    """
+    from sqlalchemy import text
+
+    async with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            await conn.execute(text("PRAGMA analysis_limit=2000"))
+        await conn.execute(text("ANALYZE"))

@@ -110,10 +110,10 @@ async def _load_org(
         ),
     )
     for contact_id in rng.sample(created, 3):
-        contact = await session.get(Contact, contact_id)
-        assert contact is not None
-        contact.do_not_contact = True
-        contact.do_not_contact_reason = "Asked not to receive press releases"
+        quiet = await session.get(Contact, contact_id)
+        assert quiet is not None
+        quiet.do_not_contact = True
+        quiet.do_not_contact_reason = "Asked not to receive press releases"
     await session.commit()
 
 

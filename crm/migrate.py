@@ -19,6 +19,23 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+    analyze(database_url)
+
+
+def analyze(database_url: str) -> None:
+    """Fresh planner statistics, after migrations and bulk loads."""
+    import asyncio
+
+    from crm.database import make_engine, refresh_statistics
+
+    async def go() -> None:
+        engine = make_engine(database_url)
+        try:
+            await refresh_statistics(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
 
 
 def check(database_url: str) -> None:

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crm import jobs
 from crm.accounts import LoginThrottled
-from crm.database import make_engine, make_sessionmaker
+from crm.database import make_engine, make_sessionmaker, refresh_statistics
 from crm.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from crm.settings import Settings
 from web.deps import LoginRequired, public_context
@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if engine.dialect.name == "sqlite":  # PostgreSQL's autovacuum keeps its own
+            await refresh_statistics(engine)
         stop = asyncio.Event()
         task = None
         if in_process:

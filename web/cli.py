@@ -103,6 +103,7 @@ def demo() -> None:
     from crm.demo import DEMO_PASSWORD, load_demo
 
     logins = _run(load_demo)
+    migrate.analyze(Settings().database_url)
     if not logins:
         typer.echo("the database already has data; demo not loaded")
         return

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.accounts import Actor, actor_for_api_token, actor_for_session, memberships
+from crm.accounts import Actor, actor_for_api_token, session_context
 from crm.models import Organisation, User
 from crm.settings import Settings
 from web import i18n
@@ -47,12 +47,10 @@ class Auth:
 
 async def _page_auth(request: Request, session: AsyncSession) -> Auth:
     token = request.cookies.get(SESSION_COOKIE)
-    found = await actor_for_session(session, token) if token else None
+    found = await session_context(session, token) if token else None
     if found is None:
         raise LoginRequired()
-    user, actor, _ = found
-    assert user.id is not None
-    rows = await memberships(session, user.id)
+    user, actor, rows = found
     org = next(o for m, o in rows if o.id == actor.org_id)
     auth = Auth(user, actor, org, [(o.name, o.id or 0, m.role) for m, o in rows], token)
     i18n.activate(user.language)

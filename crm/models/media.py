@@ -46,7 +46,8 @@ class Beat(SQLModel, table=True):
 
 class Contact(SQLModel, table=True):
     __table_args__ = (
-        Index("ix_contact_org_sort", "org_id", "sort_key"),
+        # Covers the name-sorted search page: the search text is read from the index itself.
+        Index("ix_contact_org_sort_search", "org_id", "sort_key", "search_text"),
         Index("ix_contact_org_last", "org_id", "last_interaction_at"),
         Index("ix_contact_org_region", "org_id", "region"),
     )
