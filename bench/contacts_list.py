@@ -368,7 +368,7 @@ KINDS = (
     ("outlets (all_outlets)", r"^SELECT outlet\.id\b.* FROM outlet WHERE "),
     ("regions (facets)", r"^SELECT DISTINCT contact\.region\b"),
     ("tags (facets)", r"^SELECT DISTINCT contact_tag\.tag\b"),
-    ("lists (all_lists)", r"^SELECT contact_list\.id\b"),
+    ("lists (list_choices)", r"^SELECT contact_list\.id\b"),
 )
 
 
@@ -554,8 +554,8 @@ def page_context(results: dict[str, Any], page: int, page_size: int) -> dict[str
         "pages": max((total + page_size - 1) // page_size, 1),
     }
     menus = {
-        "lists (all_lists)": (
-            "lists",
+        "lists (list_choices)": (
+            "static_lists",
             lambda x: SimpleNamespace(id=x["id"], name=x["name"], kind=x["kind"]),
         ),
         "beats (all_beats)": ("beats", lambda x: SimpleNamespace(id=x["id"], name=x["name"])),

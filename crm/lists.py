@@ -75,6 +75,16 @@ async def all_lists(session: AsyncSession, actor: Actor) -> list[tuple[ContactLi
     ]
 
 
+async def list_choices(session: AsyncSession, actor: Actor, *, kind: str = "") -> list[Any]:
+    """(id, name, kind) of the organisation's lists, for menus."""
+    stmt = select(ContactList.id, ContactList.name, ContactList.kind).where(
+        ContactList.org_id == actor.org_id
+    )
+    if kind:
+        stmt = stmt.where(ContactList.kind == kind)
+    return list((await session.execute(stmt.order_by(ContactList.name))).all())
+
+
 async def create_list(session: AsyncSession, actor: Actor, data: ListIn) -> ContactList:
     actor.require_write()
     lst = ContactList(

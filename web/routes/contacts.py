@@ -74,10 +74,9 @@ async def contact_list(request: Request, auth: CurrentAuth, session: SessionDep)
         "f": f,
         "query": {k: v for k, v in request.query_params.items() if k != "page" and v},
     }
-    ctx["lists"] = [lst for lst, _ in await lists.all_lists(session, auth.actor)]
+    ctx["static_lists"] = await lists.list_choices(session, auth.actor, kind="static")
     if not is_htmx(request):
-        ctx |= await _choices(session, auth)
-        ctx |= await crm_contacts.facets(session, auth.actor)
+        ctx |= await crm_contacts.filter_menus(session, auth.actor)
     return render(request, "contacts/list.html", ctx, block="results")
 
 
