@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +29,19 @@ class OutletIn(BaseModel):
     website: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
     desk_email: EmailStr | Literal[""] = ""
     reach: int | None = Field(default=None, ge=0, le=100_000_000)
+
+    @field_validator("website")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        """`www.koha.example` is fine (https:// is added); other schemes are not links."""
+        if not value:
+            return value
+        if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", value):
+            value = "https://" + value
+        scheme, _, rest = value.partition("://")
+        if scheme.lower() not in ("http", "https") or not rest or " " in rest:
+            raise ValueError("Enter a web address like https://www.outlet.example.")
+        return value
 
 
 async def get_outlet(session: AsyncSession, actor: Actor, outlet_id: int) -> Outlet:

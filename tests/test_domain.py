@@ -206,3 +206,12 @@ async def test_viewer_and_outsider_cannot_change_a_contact(
     with pytest.raises(NotFound):
         await update_contact(session, world.outsider, contact.id or 0, ContactIn(given_name="M"))
     assert (await get_contact(session, world.editor, contact.id or 0)).given_name == "Mimoza"
+
+
+def test_outlet_website_is_a_web_address() -> None:
+    assert OutletIn(name="Koha", medium="print", website="www.koha.example").website == (
+        "https://www.koha.example"
+    )
+    for bad in ("javascript:alert(1)//x", "ftp://koha.example", "https://"):
+        with pytest.raises(ValueError):
+            OutletIn(name="Koha", medium="print", website=bad)

@@ -87,10 +87,10 @@ ApiAuth = Annotated[Auth, Depends(api_auth)]
 
 def public_context(request: Request) -> dict[str, Any]:
     """Template context for pages shown before login."""
-    language = request.cookies.get("beatbook_lang", "")
-    if language not in i18n.UI_LANGUAGES:
-        accept = request.headers.get("accept-language", "")[:2]
-        language = {"sq": "sq", "sr": "sr-Latn"}.get(accept, "en")
+    accept = request.headers.get("accept-language", "")[:2]
+    language = {"sq": "sq", "sr": "sr-Latn", "en": "en"}.get(accept, "")
+    if not language:
+        language = request.app.state.settings.default_language
     i18n.activate(language)
     ctx = {"auth": None, "csrftoken": _csrf(request)}
     request.state.template_context = ctx
