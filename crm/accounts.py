@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pwdlib import PasswordHash
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import audit
@@ -177,7 +177,8 @@ async def authenticate(
         # Spend the same time on unknown addresses so they cannot be told apart.
         await asyncio.to_thread(_hasher.verify, password, _DUMMY_HASH)
     if ok:
-        await session.execute(delete(LoginFailure).where(LoginFailure.key == keys[0]))  # type: ignore[arg-type]
+        await session.execute(delete(LoginFailure).where(LoginFailure.key == keys[0]))
+        await session.commit()
         return user
     for key in keys:
         session.add(LoginFailure(key=key))
@@ -280,8 +281,7 @@ async def change_password(
     check_password_rules(new, "new_password")
     user.password_hash = hash_password(new)
     session.add(user)
-    # Other logins end when the password changes.
-    await session.execute(delete(WebSession).where(WebSession.user_id == user.id))  # type: ignore[arg-type]
+    await _end_logins(session, user.id or 0)
     await session.commit()
 
 
@@ -378,6 +378,13 @@ async def create_link(
         user = await user_by_email(session, email)
         if user is None or await session.get(Membership, (user.id, actor.org_id)) is None:
             raise InvalidInput({"email": "No member of this organisation has that address."})
+        # An owner may reset only accounts that belong to their organisation alone; anything
+        # else would open another organisation's data to them.
+        if len(await memberships(session, user.id or 0)) > 1:
+            raise InvalidInput(
+                {"email": "This person also belongs to another organisation; "
+                 "they can change their password under Settings."}
+            )  # fmt: skip
         user_id = user.id
     token = secrets.token_urlsafe(32)
     session.add(
@@ -413,30 +420,62 @@ async def open_link(session: AsyncSession, token: str, kind: str) -> OneTimeLink
 async def use_link(
     session: AsyncSession, *, token: str, kind: str, password: str, name: str = ""
 ) -> User:
-    """Accept an invitation (creating the account if needed) or set a new password."""
+    """Accept an invitation with a new account, or set a new password with a reset link.
+
+    An invitation never sets the password of an existing account: its owner accepts it
+    while logged in (`join_with_link`).
+    """
     link = await open_link(session, token, kind)
     check_password_rules(password)
     org = await session.get(Organisation, link.org_id)
     assert org is not None
     user = await user_by_email(session, link.email)
     if kind == "invite":
-        if user is None:
-            user = await create_user(
-                session, email=link.email, password=password, org=org, role=link.role, name=name
-            )
-        else:
-            user.password_hash = hash_password(password)
-            await create_user(session, email=link.email, password="", org=org, role=link.role)
+        if user is not None:
+            raise InvalidInput(
+                {"password": "This address already has a Beatbook account. Log in with it, "
+                 "then open the invitation link again to join."}
+            )  # fmt: skip
+        user = await create_user(
+            session, email=link.email, password=password, org=org, role=link.role, name=name
+        )
     else:
         if user is None:
             raise NotFound("user")
         user.password_hash = hash_password(password)
-        await session.execute(delete(WebSession).where(WebSession.user_id == user.id))  # type: ignore[arg-type]
+        await _end_logins(session, user.id or 0)
     link.used_at = datetime.now(UTC)
     session.add(link)
     session.add(user)
     await session.commit()
     return user
+
+
+async def join_with_link(session: AsyncSession, *, token: str, user: User) -> None:
+    """A logged-in user accepts an invitation sent to their own address."""
+    link = await open_link(session, token, "invite")
+    if normalise_email(user.email) != link.email:
+        raise InvalidInput({"form": f"This invitation is for {link.email}; log in as that user."})
+    org = await session.get(Organisation, link.org_id)
+    assert org is not None
+    await create_user(session, email=user.email, password="", org=org, role=link.role)
+    link.used_at = datetime.now(UTC)
+    session.add(link)
+    await session.commit()
+
+
+async def invited_user_exists(session: AsyncSession, link: OneTimeLink) -> bool:
+    return await user_by_email(session, link.email) is not None
+
+
+async def _end_logins(session: AsyncSession, user_id: int) -> None:
+    """After a password change: other browser sessions end and API tokens stop working."""
+    await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+    await session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
 
 
 async def set_role(session: AsyncSession, *, actor: Actor, user_id: int, role: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import StringConstraints
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +12,7 @@ from crm import audit
 from crm.accounts import Actor
 from crm.errors import InvalidInput, NotFound, PermissionDenied
 from crm.models import Beat, ContactBeat
+from crm.models.base import Input
 from crm.search import fold
 
 # The shared default taxonomy, present in every database (see the initial migration).
@@ -52,8 +53,7 @@ async def ensure_default_beats(session: AsyncSession) -> None:
     await session.commit()
 
 
-class BeatIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BeatIn(Input):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import EmailStr, Field, StringConstraints, field_validator, model_validator
 from sqlalchemy import String, cast, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -25,7 +25,7 @@ from crm.models import (
     ListMember,
     Outlet,
 )
-from crm.models.base import DbId
+from crm.models.base import DbId, Input, sensible_year
 from crm.search import like_pattern, normalise_email, query_terms, search_key
 
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
@@ -35,12 +35,13 @@ Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, ma
 Language = Literal["en", "sq", "sr-Latn", "sr-Cyrl"]
 
 
-class RoleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RoleIn(Input):
     outlet_id: DbId
     title: Short = ""
     started_on: date | None = None
     ended_on: date | None = None
+
+    _years = field_validator("started_on", "ended_on")(sensible_year)
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> RoleIn:
@@ -49,10 +50,9 @@ class RoleIn(BaseModel):
         return self
 
 
-class ContactIn(BaseModel):
+class ContactIn(Input):
     """A contact as a user enters it, in a form or through the API."""
 
-    model_config = ConfigDict(extra="forbid")
     given_name: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
     ]
@@ -343,7 +343,7 @@ async def _check_references(
     if normalised:
         stmt = select(ContactEmail.contact_id, ContactEmail.email).where(
             ContactEmail.org_id == actor.org_id,
-            ContactEmail.normalised == normalised[0],
+            ContactEmail.normalised.in_(normalised),
         )
         if contact_id is not None:
             stmt = stmt.where(ContactEmail.contact_id != contact_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import StringConstraints, field_validator
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,19 +14,21 @@ from crm.accounts import Actor
 from crm.contacts import get_contact
 from crm.errors import NotFound
 from crm.models import Contact, Interaction, User
+from crm.models.base import Input, sensible_year
 from crm.search import like_pattern
 
 # What a person logs by hand; the other kinds are written by the mail and event code.
 MANUAL_KINDS = ("call", "meeting", "note", "email_out", "email_in", "coverage", "event_attended")
 
 
-class InteractionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class InteractionIn(Input):
     kind: Literal["call", "meeting", "note", "email_out", "email_in", "coverage", "event_attended"]
     direction: Literal["in", "out", "none"] = "none"
     occurred_at: datetime | None = None
     summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
     body: Annotated[str, StringConstraints(max_length=20000)] = ""
+
+    _year = field_validator("occurred_at")(sensible_year)
 
 
 async def log_interaction(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,14 +13,14 @@ from crm.accounts import Actor
 from crm.contacts import ContactFilter, get_contact, matching_ids
 from crm.errors import InvalidInput, NotFound
 from crm.models import Contact, ContactList, ListMember
+from crm.models.base import Input
 
 FILTER_KEYS = (
     "q", "beat_id", "outlet_id", "medium", "language", "region", "tag", "do_not_contact",
 )  # fmt: skip
 
 
-class ListIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ListIn(Input):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] = ""
     kind: Literal["static", "smart"] = "static"

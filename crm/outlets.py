@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import EmailStr, Field, StringConstraints, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,11 +15,11 @@ from crm.accounts import Actor
 from crm.contacts import refresh_search_text
 from crm.errors import InvalidInput, NotFound
 from crm.models import Contact, ContactOutletRole, Outlet
+from crm.models.base import Input
 from crm.search import fold, like_pattern, query_terms, search_key
 
 
-class OutletIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OutletIn(Input):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     medium: Literal["tv", "radio", "print", "online", "agency"]
     languages: list[Literal["en", "sq", "sr-Latn", "sr-Cyrl"]] = Field(

@@ -10,10 +10,11 @@ from pathlib import Path
 from asgi_csrf import asgi_csrf
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm import jobs
 from crm.accounts import LoginThrottled
@@ -35,6 +36,29 @@ DOCS_CSP = (
     "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; "
     "frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
 )
+
+
+class MalformedBody:
+    """asgi-csrf reads form bodies itself; a body it cannot decode is the client's error (400)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except (UnicodeDecodeError, IndexError):
+            if started or scope["type"] != "http":
+                raise
+            response = PlainTextResponse("The request body could not be read.", status_code=400)
+            await response(scope, receive, send)
 
 
 def _wants_json(request: Request) -> bool:
@@ -95,6 +119,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
         always_protect={"/login", "/invite", "/reset"},
         cookie_secure=settings.secure_cookies,
     )
+    app.add_middleware(MalformedBody)  # added last, so it wraps the CSRF check
     _install_error_handlers(app)
 
     from web.routes import api, auth, contacts, home, lists, outlets, settings_pages

@@ -48,14 +48,26 @@ def lines(value: str | None) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+# Fields a form may send several times (checkboxes, multi-selects); others keep the last.
+MULTI = {"languages", "beat_ids", "contact_ids"}
+
+
+def _clean(value: Any) -> Any:
+    # NUL never belongs in text (and PostgreSQL refuses it).
+    return value.replace("\x00", "") if isinstance(value, str) else value
+
+
 async def form_dict(request: Request) -> dict[str, Any]:
     form = await request.form()
     out: dict[str, Any] = {}
     for key in set(form.keys()):
         if key == "csrftoken":
             continue
-        values = form.getlist(key)
-        out[key] = values if len(values) > 1 or key.endswith("_ids") else values[0]
+        values = [_clean(v) for v in form.getlist(key) if isinstance(v, str)]
+        if key in MULTI or key.endswith("_ids"):
+            out[key] = values
+        elif values:
+            out[key] = values[-1]
     return out
 
 

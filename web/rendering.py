@@ -22,7 +22,10 @@ def _local(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
     """Dates day first, in Kosovo's time zone."""
     if value is None:
         return ""
-    return value.astimezone(LOCAL_TZ).strftime(fmt)
+    try:
+        return value.astimezone(LOCAL_TZ).strftime(fmt)
+    except (OverflowError, ValueError):
+        return value.strftime(fmt)
 
 
 def _build_env() -> Environment:

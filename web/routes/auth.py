@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from crm import accounts
 from crm.errors import InvalidInput, PermissionDenied
+from crm.models import User
 from web.deps import SESSION_COOKIE, SessionDep, SettingsDep, public_context
 from web.rendering import render
 
@@ -57,6 +58,9 @@ async def login(
             "errors": {"form": "That email and password do not match an account."},
         }
         return render(request, "login.html", ctx, status_code=401)
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:
+        await accounts.end_session(session, previous)
     try:
         token = await accounts.start_session(session, user=user, settings=settings)
     except PermissionDenied as exc:
@@ -77,17 +81,34 @@ async def logout(request: Request, session: SessionDep) -> Response:
     return response
 
 
+async def _current_user(request: Request, session: SessionDep) -> User | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    found = await accounts.session_context(session, token) if token else None
+    return found[0] if found else None
+
+
 async def _link_page(
-    request: Request, session: SessionDep, token: str, kind: str, errors: dict[str, str]
+    request: Request,
+    session: SessionDep,
+    token: str,
+    kind: str,
+    errors: dict[str, str],
+    values: dict[str, str] | None = None,
 ) -> Response:
     public_context(request)
     link = await accounts.open_link(session, token, kind)
-    return render(
-        request,
-        "set_password.html",
-        {"link": link, "kind": kind, "errors": errors},
-        status_code=422 if errors else 200,
-    )
+    existing = kind == "invite" and await accounts.invited_user_exists(session, link)
+    current = await _current_user(request, session) if existing else None
+    ctx = {
+        "link": link,
+        "kind": kind,
+        "errors": errors,
+        "values": values or {},
+        "existing": existing,
+        "current_email": current.email if current else None,
+        "token": token,
+    }
+    return render(request, "set_password.html", ctx, status_code=422 if errors else 200)
 
 
 async def _use_link(
@@ -100,9 +121,10 @@ async def _use_link(
     password2: str,
     name: str,
 ) -> Response:
+    kept = {"name": name}
     if password != password2:
         return await _link_page(
-            request, session, token, kind, {"password2": "The two passwords differ."}
+            request, session, token, kind, {"password2": "The two passwords differ."}, kept
         )
     try:
         user = await accounts.use_link(
@@ -110,7 +132,7 @@ async def _use_link(
         )
     except InvalidInput as exc:
         await session.rollback()
-        return await _link_page(request, session, token, kind, exc.errors)
+        return await _link_page(request, session, token, kind, exc.errors, kept)
     session_token = await accounts.start_session(session, user=user, settings=settings)
     response = RedirectResponse("/", status_code=303)
     _set_session_cookie(response, session_token, settings)
@@ -133,6 +155,20 @@ async def accept_invite(
     name: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     return await _use_link(request, session, settings, token, "invite", password, password2, name)
+
+
+@router.post("/invite/{token}/join")
+async def join_with_invite(request: Request, session: SessionDep, token: str) -> Response:
+    """A logged-in user accepts an invitation to another organisation."""
+    user = await _current_user(request, session)
+    if user is None:
+        return RedirectResponse(f"/login?next=/invite/{token}", status_code=303)
+    try:
+        await accounts.join_with_link(session, token=token, user=user)
+    except InvalidInput as exc:
+        await session.rollback()
+        return await _link_page(request, session, token, "invite", exc.errors)
+    return RedirectResponse("/", status_code=303)
 
 
 @router.get("/reset/{token}")

@@ -42,6 +42,9 @@ async def create_list(request: Request, auth: CurrentAuth, session: SessionDep) 
     data = await form_dict(request)
     kind = "smart" if data.get("kind") == "smart" else "static"
     f = filter_from_query(data)
+    from_search = kind == "static" and data.get("from_search") == "1"
+    # Resolve the search before creating anything, so a bad search leaves no empty list.
+    members = await crm_contacts.matching_ids(session, auth.actor, f) if from_search else []
     try:
         lst = await lists.create_list(
             session,
@@ -53,8 +56,8 @@ async def create_list(request: Request, auth: CurrentAuth, session: SessionDep) 
                 filter=f.as_dict() if kind == "smart" else {},
             ),
         )
-        if kind == "static" and data.get("from_search") == "1":
-            await lists.add_search_results(session, auth.actor, lst.id or 0, f)
+        if members:
+            await lists.add_members(session, auth.actor, lst.id or 0, members)
     except ValidationError as exc:
         return await _index(request, auth, session, field_errors(exc))
     except InvalidInput as exc:
