@@ -163,7 +163,11 @@ async def authenticate(
     session: AsyncSession, *, email: str, password: str, client: str, settings: Settings
 ) -> User | None:
     """Check a password, with a growing delay per failure and a hard stop (429) after many."""
-    keys = [f"email:{normalise_email(email)}", f"client:{client}"]
+    # Per address *from this client*, and per client: guessing from one place is slowed,
+    # while someone elsewhere cannot lock a colleague out by typing their address.
+    keys = [f"email:{normalise_email(email)[:320]}|client:{client}", f"client:{client}"]
+    since = datetime.now(UTC) - timedelta(seconds=settings.login_window_seconds)
+    await session.execute(delete(LoginFailure).where(LoginFailure.at < since))
     failures = await _recent_failures(session, keys, settings)
     if failures >= settings.login_max_failures * 2:
         raise LoginThrottled(settings.login_window_seconds)
@@ -276,7 +280,9 @@ async def switch_org(session: AsyncSession, token: str, user_id: int, org_id: in
 async def change_password(
     session: AsyncSession, *, user: User, current: str, new: str, settings: Settings
 ) -> None:
-    if not await asyncio.to_thread(_hasher.verify, current, user.password_hash):
+    if len(current) > 200 or not await asyncio.to_thread(
+        _hasher.verify, current, user.password_hash
+    ):
         raise InvalidInput({"current_password": "That is not your current password."})
     check_password_rules(new, "new_password")
     user.password_hash = hash_password(new)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
 from pydantic import StringConstraints
@@ -90,7 +91,7 @@ async def get_beat(session: AsyncSession, actor: Actor, beat_id: int) -> Beat:
 
 async def create_beat(session: AsyncSession, actor: Actor, data: BeatIn) -> Beat:
     actor.require_write()
-    slug = fold(data.name).replace(" ", "-")[:80] or "beat"
+    slug = fold(data.name).replace(" ", "-")[:80] or f"beat-{secrets.token_hex(4)}"
     taken = await session.execute(select(Beat.id).where(visible(actor), Beat.slug == slug))
     if taken.first() is not None:
         raise InvalidInput({"name": "A beat with that name already exists."})

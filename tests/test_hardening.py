@@ -132,3 +132,45 @@ async def test_every_email_is_checked_for_duplicates(session: AsyncSession, worl
             world.editor,
             ContactIn(given_name="Zana", emails=["zana@x.org", "ANA@x.org"]),
         )
+
+
+async def test_typed_input_survives_validation_errors(
+    client: httpx.AsyncClient, session: AsyncSession, world: World
+) -> None:
+    csrf = await login(client, world.emails["editor"])
+    role = await client.post(
+        "/contacts",
+        data={
+            "csrftoken": csrf,
+            "given_name": "Ana",
+            "roles-0-outlet_id": "",
+            "roles-0-title": "Editor",
+        },
+    )
+    assert role.status_code == 422
+    assert "Choose an outlet for each role" in role.text
+    assert 'value="Editor"' in role.text
+    lst = await client.post("/lists", data={"csrftoken": csrf, "name": " ", "description": "Kept"})
+    assert lst.status_code == 422 and 'value="Kept"' in lst.text
+    beat = await client.post("/beats", data={"csrftoken": csrf, "name": "x" * 121})
+    assert beat.status_code == 422 and 'value="' + "x" * 121 + '"' in beat.text
+
+
+async def test_someone_elsewhere_cannot_lock_a_colleague_out(
+    session: AsyncSession, world: World, settings: Settings
+) -> None:
+    for _ in range(settings.login_max_failures * 2 + 2):
+        try:
+            await accounts.authenticate(
+                session, email=world.emails["editor"], password="guess", client="10.9.9.9",
+                settings=settings,
+            )  # fmt: skip
+        except accounts.LoginThrottled:
+            break
+    else:
+        raise AssertionError("the guessing client was never throttled")
+    ok = await accounts.authenticate(
+        session, email=world.emails["editor"], password=PASSWORD, client="192.0.2.7",
+        settings=settings,
+    )  # fmt: skip
+    assert ok is not None

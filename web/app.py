@@ -38,6 +38,15 @@ DOCS_CSP = (
 )
 
 
+class _PublicForms:
+    """Forms posted before login that still need CSRF protection (login CSRF)."""
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and (
+            path == "/login" or path.startswith(("/invite/", "/reset/"))
+        )
+
+
 class MalformedBody:
     """asgi-csrf reads form bodies itself; a body it cannot decode is the client's error (400)."""
 
@@ -116,7 +125,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
     app.add_middleware(
         asgi_csrf,  # type: ignore[arg-type]
         signing_secret=settings.secret_key,
-        always_protect={"/login", "/invite", "/reset"},
+        always_protect=_PublicForms(),
         cookie_secure=settings.secure_cookies,
     )
     app.add_middleware(MalformedBody)  # added last, so it wraps the CSRF check

@@ -34,6 +34,8 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
             message = f"Use at most {err.get('ctx', {}).get('max_length')} characters."
         elif err["type"] == "value_error" and name == "emails":
             message = f"“{err.get('input', '')}” is not a valid email address."
+        elif name == "roles" and err["type"] == "int_parsing":
+            message = "Choose an outlet for each role, or clear its title and dates."
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
         errors[name] = message

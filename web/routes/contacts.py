@@ -87,6 +87,10 @@ def contact_input(data: dict[str, Any]) -> dict[str, Any]:
         outlet = data.get(f"roles-{i}-outlet_id")
         if outlet is None:
             continue
+        details = [data.get(f"roles-{i}-{k}") for k in ("title", "started_on", "ended_on")]
+        if not outlet and any(details):
+            # A title or dates without an outlet: say so rather than drop what was typed.
+            outlet = "missing"
         if not outlet:
             continue
         roles.append(
@@ -267,7 +271,9 @@ async def log_interaction(
         "errors": errors,
         "values": data if errors else {},
         "kinds": interactions.MANUAL_KINDS,
-        "static_lists": [],
+        "static_lists": [
+            lst for lst in await lists.list_choices(session, auth.actor, kind="static")
+        ],
     }
     return render(
         request,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
@@ -20,13 +22,17 @@ PAGE = 50
 
 
 async def _index(
-    request: Request, auth: CurrentAuth, session: SessionDep, errors: dict[str, str]
+    request: Request,
+    auth: CurrentAuth,
+    session: SessionDep,
+    errors: dict[str, str],
+    values: dict[str, Any] | None = None,
 ) -> Response:
     rows = await lists.all_lists(session, auth.actor)
     return render(
         request,
         "lists/index.html",
-        {"rows": rows, "errors": errors},
+        {"rows": rows, "errors": errors, "values": values or {}},
         status_code=422 if errors else 200,
     )
 
@@ -59,10 +65,10 @@ async def create_list(request: Request, auth: CurrentAuth, session: SessionDep) 
         if members:
             await lists.add_members(session, auth.actor, lst.id or 0, members)
     except ValidationError as exc:
-        return await _index(request, auth, session, field_errors(exc))
+        return await _index(request, auth, session, field_errors(exc), data)
     except InvalidInput as exc:
         await rollback(session, auth)
-        return await _index(request, auth, session, exc.errors)
+        return await _index(request, auth, session, exc.errors, data)
     return RedirectResponse(f"/lists/{lst.id}", status_code=303)
 
 
@@ -81,6 +87,17 @@ async def add_results(request: Request, auth: CurrentAuth, session: SessionDep) 
 async def list_page(
     request: Request, auth: CurrentAuth, session: SessionDep, list_id: Id
 ) -> Response:
+    return await _list_page(request, auth, session, list_id)
+
+
+async def _list_page(
+    request: Request,
+    auth: CurrentAuth,
+    session: SessionDep,
+    list_id: int,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+) -> Response:
     lst = await lists.get_list(session, auth.actor, list_id)
     page = max(optional_int(request.query_params.get("page")) or 1, 1)
     f = crm_contacts.ContactFilter(list_id=list_id)
@@ -93,10 +110,12 @@ async def list_page(
         "total": total,
         "page": page,
         "pages": max((total + PAGE - 1) // PAGE, 1),
-        "errors": {},
+        "errors": errors or {},
+        "values": values or {"name": lst.name, "description": lst.description},
         "search_query": _query_of(lst.filter),
     }
-    return render(request, "lists/detail.html", ctx, block="members")
+    status = 422 if errors else 200
+    return render(request, "lists/detail.html", ctx, block="members", status_code=status)
 
 
 def _query_of(saved: dict[str, object]) -> dict[str, object]:
@@ -127,7 +146,7 @@ async def update_list(
             ),
         )
     except ValidationError as exc:
-        raise InvalidInput(field_errors(exc)) from exc
+        return await _list_page(request, auth, session, list_id, field_errors(exc), data)
     return RedirectResponse(f"/lists/{list_id}", status_code=303)
 
 

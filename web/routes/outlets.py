@@ -131,13 +131,17 @@ async def delete_outlet(auth: CurrentAuth, session: SessionDep, outlet_id: Id) -
 
 
 async def _beats_page(
-    request: Request, auth: CurrentAuth, session: SessionDep, errors: dict[str, str]
+    request: Request,
+    auth: CurrentAuth,
+    session: SessionDep,
+    errors: dict[str, str],
+    name: str = "",
 ) -> Response:
     rows = await beats.list_beats(session, auth.actor)
     return render(
         request,
         "beats.html",
-        {"rows": rows, "errors": errors},
+        {"rows": rows, "errors": errors, "name": name},
         block="beats",
         status_code=422 if errors else 200,
     )
@@ -154,10 +158,10 @@ async def create_beat(request: Request, auth: CurrentAuth, session: SessionDep) 
     try:
         await beats.create_beat(session, auth.actor, BeatIn(name=data.get("name", "")))
     except ValidationError as exc:
-        return await _beats_page(request, auth, session, field_errors(exc))
+        return await _beats_page(request, auth, session, field_errors(exc), data.get("name", ""))
     except InvalidInput as exc:
         await rollback(session, auth)
-        return await _beats_page(request, auth, session, exc.errors)
+        return await _beats_page(request, auth, session, exc.errors, data.get("name", ""))
     return RedirectResponse("/beats", status_code=303)
 
 

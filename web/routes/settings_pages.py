@@ -23,6 +23,7 @@ async def _page(
     *,
     errors: dict[str, str] | None = None,
     notice: dict[str, Any] | None = None,
+    values: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
     ctx = {
@@ -36,6 +37,7 @@ async def _page(
         ),
         "errors": errors or {},
         "notice": notice or {},
+        "values": values or {},
     }
     return render(request, "settings.html", ctx, status_code=status_code)
 
@@ -46,14 +48,20 @@ async def settings_page(request: Request, auth: CurrentAuth, session: SessionDep
 
 
 async def _attempt(
-    request: Request, auth: CurrentAuth, session: SessionDep, action: Any
+    request: Request,
+    auth: CurrentAuth,
+    session: SessionDep,
+    action: Any,
+    values: dict[str, Any] | None = None,
 ) -> Response:
-    """Run a settings change; on a field problem show the page again with the message."""
+    """Run a settings change; on a field problem show the page again, keeping what was typed."""
     try:
         notice = await action()
     except InvalidInput as exc:
         await rollback(session, auth)
-        return await _page(request, auth, session, errors=exc.errors, status_code=422)
+        return await _page(
+            request, auth, session, errors=exc.errors, values=values, status_code=422
+        )
     if notice:
         return await _page(request, auth, session, notice=notice)
     return RedirectResponse("/settings", status_code=303)
@@ -89,7 +97,7 @@ async def change_language(request: Request, auth: CurrentAuth, session: SessionD
     async def action() -> None:
         await accounts.set_language(session, user=auth.user, language=data.get("language", ""))
 
-    return await _attempt(request, auth, session, action)
+    return await _attempt(request, auth, session, action, data)
 
 
 @router.post("/settings/tokens")
@@ -118,7 +126,7 @@ async def update_org(request: Request, auth: CurrentAuth, session: SessionDep) -
             language=data.get("default_language", ""),
         )
 
-    return await _attempt(request, auth, session, action)
+    return await _attempt(request, auth, session, action, data)
 
 
 @router.post("/settings/invitations")
@@ -137,7 +145,7 @@ async def invite(
         )
         return {"link": f"{settings.base_url}/invite/{token}", "link_for": data.get("email", "")}
 
-    return await _attempt(request, auth, session, action)
+    return await _attempt(request, auth, session, action, data)
 
 
 @router.post("/settings/members/{user_id}/reset")
@@ -175,7 +183,7 @@ async def set_role(
             session, actor=auth.actor, user_id=user_id, role=data.get("role", "")
         )
 
-    return await _attempt(request, auth, session, action)
+    return await _attempt(request, auth, session, action, data)
 
 
 @router.post("/settings/coalitions")
@@ -185,7 +193,7 @@ async def create_coalition(request: Request, auth: CurrentAuth, session: Session
     async def action() -> None:
         await coalitions.create_coalition(session, auth.actor, data.get("name", ""))
 
-    return await _attempt(request, auth, session, action)
+    return await _attempt(request, auth, session, action, data)
 
 
 @router.post("/settings/coalitions/{coalition_id}/invite")
@@ -197,7 +205,7 @@ async def invite_to_coalition(
     async def action() -> None:
         await coalitions.invite_org(session, auth.actor, coalition_id, data.get("org_name", ""))
 
-    return await _attempt(request, auth, session, action)
+    return await _attempt(request, auth, session, action, data)
 
 
 @router.post("/settings/coalitions/{coalition_id}/respond")
@@ -211,7 +219,7 @@ async def respond_to_coalition(
             session, auth.actor, coalition_id, accept=data.get("answer") == "accept"
         )
 
-    return await _attempt(request, auth, session, action)
+    return await _attempt(request, auth, session, action, data)
 
 
 @router.post("/settings/switch")
