@@ -471,22 +471,6 @@ def open_sqlite(db: Path) -> sqlite3.Connection:
     return con
 
 
-@dataclass
-class PageFilter:
-    """The fields of `crm.contacts.ContactFilter` that the template reads."""
-
-    q: str = ""
-    beat_id: int | None = None
-    outlet_id: int | None = None
-    medium: str = ""
-    language: str = ""
-    region: str = ""
-    tag: str = ""
-    do_not_contact: bool | None = None
-    list_id: int | None = None
-    sort: str = "name"
-
-
 def _int(value: str | None) -> int | None:
     try:
         return int(value) if value else None
@@ -494,20 +478,11 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def page_filter(params: Any) -> PageFilter:
-    """As `web.routes.contacts.filter_from_query` reads the query string."""
-    return PageFilter(
-        q=(params.get("q") or "")[:200],
-        beat_id=_int(params.get("beat")),
-        outlet_id=_int(params.get("outlet")),
-        medium=(params.get("medium") or "")[:16],
-        language=(params.get("language") or "")[:8],
-        region=(params.get("region") or "")[:100],
-        tag=(params.get("tag") or "")[:60],
-        do_not_contact={"yes": True, "no": False}.get(params.get("dnc", "")),
-        list_id=_int(params.get("list")),
-        sort=params.get("sort") or "name",
-    )
+def page_filter(params: Any) -> Any:
+    """The page's filter, read from the query string exactly as the app reads it."""
+    from web.routes.contacts import filter_from_query
+
+    return filter_from_query(params)
 
 
 def page_context(results: dict[str, Any], page: int, page_size: int) -> dict[str, Any]:
