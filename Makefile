@@ -48,7 +48,7 @@ system-deps:
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy crm outreach
+	$(VENV)/bin/mypy crm outreach web
 
 test: install system-deps lint
 	$(VENV)/bin/pytest

@@ -155,7 +155,7 @@ async def members(session: AsyncSession, org_id: int) -> list[tuple[Membership, 
 
 async def _recent_failures(session: AsyncSession, keys: list[str], settings: Settings) -> int:
     since = datetime.now(UTC) - timedelta(seconds=settings.login_window_seconds)
-    stmt = select(func.count()).where(LoginFailure.key.in_(keys), LoginFailure.at >= since)  # type: ignore[attr-defined]
+    stmt = select(func.count()).where(LoginFailure.key.in_(keys), LoginFailure.at >= since)
     return int((await session.execute(stmt)).scalar_one())
 
 
@@ -220,7 +220,7 @@ async def start_session(
 
 
 async def end_session(session: AsyncSession, token: str) -> None:
-    await session.execute(delete(WebSession).where(WebSession.id == token_hash(token)))  # type: ignore[arg-type]
+    await session.execute(delete(WebSession).where(WebSession.id == token_hash(token)))
     await session.commit()
 
 
@@ -327,7 +327,7 @@ async def list_api_tokens(session: AsyncSession, *, actor: Actor) -> list[ApiTok
     stmt = (
         select(ApiToken)
         .where(ApiToken.user_id == actor.user_id, ApiToken.org_id == actor.org_id)
-        .order_by(ApiToken.created_at.desc())  # type: ignore[attr-defined]
+        .order_by(ApiToken.created_at.desc())
     )
     return list((await session.execute(stmt)).scalars())
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import StringConstraints
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from crm import audit
 from crm.accounts import Actor
@@ -48,7 +49,7 @@ DEFAULT_BEATS: list[tuple[str, str]] = [
 
 async def ensure_default_beats(session: AsyncSession) -> None:
     """Insert any default beat that is missing; safe to run on every start."""
-    stmt = select(Beat.slug).where(Beat.org_id.is_(None))  # type: ignore[union-attr]
+    stmt = select(Beat.slug).where(Beat.org_id.is_(None))
     present = set((await session.execute(stmt)).scalars())
     session.add_all(Beat(slug=s, name=n) for s, n in DEFAULT_BEATS if s not in present)
     await session.commit()
@@ -58,8 +59,8 @@ class BeatIn(Input):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 
 
-def visible(actor: Actor):  # type: ignore[no-untyped-def]
-    return or_(Beat.org_id.is_(None), Beat.org_id == actor.org_id)  # type: ignore[union-attr]
+def visible(actor: Actor) -> ColumnElement[bool]:
+    return or_(Beat.org_id.is_(None), Beat.org_id == actor.org_id)
 
 
 async def list_beats(session: AsyncSession, actor: Actor) -> list[tuple[Beat, int]]:

@@ -122,7 +122,7 @@ async def my_coalitions(session: AsyncSession, actor: Actor) -> list[CoalitionVi
         rows = await session.execute(
             select(CoalitionMember.coalition_id, Organisation, CoalitionMember.status)
             .join(Organisation, Organisation.id == CoalitionMember.org_id)
-            .where(CoalitionMember.coalition_id.in_(ids))  # type: ignore[attr-defined]
+            .where(CoalitionMember.coalition_id.in_(ids))
             .order_by(Organisation.name)
         )
         by_id = {v.coalition.id: v for v in views}

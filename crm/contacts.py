@@ -130,9 +130,9 @@ class ContactDetail:
 
 SORTS: dict[str, Any] = {
     "name": (Contact.sort_key, Contact.id),
-    "-name": (Contact.sort_key.desc(), Contact.id.desc()),  # type: ignore[attr-defined,union-attr]
-    "recent": (Contact.last_interaction_at.desc(), Contact.id),  # type: ignore[attr-defined,union-attr]
-    "created": (Contact.created_at.desc(), Contact.id.desc()),  # type: ignore[attr-defined,union-attr]
+    "-name": (Contact.sort_key.desc(), Contact.id.desc()),
+    "recent": (Contact.last_interaction_at.desc(), Contact.id),
+    "created": (Contact.created_at.desc(), Contact.id.desc()),
 }
 
 
@@ -157,7 +157,7 @@ def contact_conditions(
     """WHERE clauses for a contact search; the organisation is always the first."""
     conds: list[ColumnElement[bool]] = [Contact.org_id == org_id]  # type: ignore[list-item]
     for term in query_terms(f.q):
-        conds.append(Contact.search_text.like(like_pattern(term), escape="\\"))  # type: ignore[attr-defined]
+        conds.append(Contact.search_text.like(like_pattern(term), escape="\\"))
     link = {"for_count": for_count}
     if f.beat_id:
         conds.append(_linked(ContactBeat, [ContactBeat.beat_id == f.beat_id], **link))
@@ -173,7 +173,7 @@ def contact_conditions(
         conds.append(
             or_(
                 Contact.preferred_language == f.language,
-                cast(Contact.languages, String).like(f'%"{f.language}"%'),  # type: ignore[arg-type]
+                cast(Contact.languages, String).like(f'%"{f.language}"%'),
             )
         )
     if f.region:
@@ -181,7 +181,7 @@ def contact_conditions(
     if f.tag:
         conds.append(_linked(ContactTag, [ContactTag.tag == f.tag], **link))
     if f.do_not_contact is not None:
-        conds.append(Contact.do_not_contact == f.do_not_contact)  # type: ignore[arg-type]
+        conds.append(Contact.do_not_contact == f.do_not_contact)
     if f.list_id:
         smart = (smart_lists or {}).get(f.list_id)
         if smart is not None:
@@ -239,8 +239,8 @@ async def search_contacts(
             select(ContactOutletRole.contact_id, Outlet.id, Outlet.name, ContactOutletRole.title)
             .join(Outlet, Outlet.id == ContactOutletRole.outlet_id)
             .where(
-                ContactOutletRole.contact_id.in_(by_id),  # type: ignore[attr-defined]
-                ContactOutletRole.ended_on.is_(None),  # type: ignore[union-attr]
+                ContactOutletRole.contact_id.in_(by_id),
+                ContactOutletRole.ended_on.is_(None),
             )
             .order_by(ContactOutletRole.id)
         )
@@ -275,7 +275,7 @@ async def contact_detail(session: AsyncSession, actor: Actor, contact_id: int) -
         select(ContactOutletRole, Outlet)
         .join(Outlet, Outlet.id == ContactOutletRole.outlet_id)
         .where(ContactOutletRole.contact_id == contact_id)
-        .order_by(ContactOutletRole.ended_on.is_not(None), ContactOutletRole.id)  # type: ignore[union-attr]
+        .order_by(ContactOutletRole.ended_on.is_not(None), ContactOutletRole.id)
     )
     beats = await session.execute(
         select(Beat)
@@ -310,9 +310,9 @@ def detail_as_input(detail: ContactDetail) -> ContactIn:
         emails=[e.email for e in detail.emails],
         phones=c.phones,
         social=c.social,
-        salutation=c.salutation,  # type: ignore[arg-type]
-        preferred_language=c.preferred_language,  # type: ignore[arg-type]
-        languages=c.languages,  # type: ignore[arg-type]
+        salutation=c.salutation,
+        preferred_language=c.preferred_language,
+        languages=c.languages,
         city=c.city,
         region=c.region,
         notes=c.notes,
@@ -324,7 +324,7 @@ def detail_as_input(detail: ContactDetail) -> ContactIn:
             )
             for r, _ in detail.roles
         ],
-        legal_basis=c.legal_basis,  # type: ignore[arg-type]
+        legal_basis=c.legal_basis,
         legal_source=c.legal_source,
         do_not_contact=c.do_not_contact,
         do_not_contact_reason=c.do_not_contact_reason,
@@ -354,15 +354,15 @@ async def _check_references(
     outlet_ids = {r.outlet_id for r in data.roles}
     if outlet_ids:
         found = await session.execute(
-            select(Outlet.id).where(Outlet.id.in_(outlet_ids), Outlet.org_id == actor.org_id)  # type: ignore[union-attr]
+            select(Outlet.id).where(Outlet.id.in_(outlet_ids), Outlet.org_id == actor.org_id)
         )
         if set(found.scalars()) != outlet_ids:
             errors["roles"] = "Choose an outlet from your organisation's outlets."
     if data.beat_ids:
         found = await session.execute(
             select(Beat.id).where(
-                Beat.id.in_(data.beat_ids),  # type: ignore[union-attr]
-                or_(Beat.org_id.is_(None), Beat.org_id == actor.org_id),  # type: ignore[union-attr]
+                Beat.id.in_(data.beat_ids),
+                or_(Beat.org_id.is_(None), Beat.org_id == actor.org_id),
             )
         )
         if set(found.scalars()) != set(data.beat_ids):
@@ -384,7 +384,7 @@ async def refresh_search_text(session: AsyncSession, contact: Contact) -> None:
             .join(ContactOutletRole, ContactOutletRole.outlet_id == Outlet.id)
             .where(
                 ContactOutletRole.contact_id == contact.id,
-                ContactOutletRole.ended_on.is_(None),  # type: ignore[union-attr]
+                ContactOutletRole.ended_on.is_(None),
             )
         )
     ).scalars()
@@ -403,7 +403,7 @@ async def _write_children(
     cid = contact.id
     assert cid is not None
     for table in (ContactEmail, ContactOutletRole, ContactBeat, ContactTag):
-        await session.execute(delete(table).where(table.contact_id == cid))  # type: ignore[attr-defined]
+        await session.execute(delete(table).where(table.contact_id == cid))
     for position, email in enumerate(data.emails):
         session.add(
             ContactEmail(

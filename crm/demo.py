@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +27,7 @@ ORGS = (
 
 async def load_demo(session: AsyncSession, *, seed: int = 7) -> list[tuple[str, str, str]]:
     """Load demo data into an empty database; returns the (org, email, role) logins made."""
-    if (await session.execute(select(func.count(Organisation.id)))).scalar_one():  # type: ignore[arg-type]
+    if (await session.execute(select(func.count(Organisation.id)))).scalar_one():
         return []
     rng = random.Random(seed)
     logins: list[tuple[str, str, str]] = []
@@ -57,7 +58,7 @@ async def _load_org(
     session: AsyncSession,
     actor: Actor,
     rng: random.Random,
-    journalists: list[dict],  # type: ignore[type-arg]
+    journalists: list[dict[str, Any]],
 ) -> None:
     outlets: list[Outlet] = []
     for raw in demo_landscape.OUTLETS:

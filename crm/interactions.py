@@ -109,7 +109,7 @@ async def _refresh_last(session: AsyncSession, contact_id: int) -> None:
     latest = select(func.max(Interaction.occurred_at)).where(Interaction.contact_id == contact_id)
     await session.execute(
         update(Contact)
-        .where(Contact.id == contact_id)  # type: ignore[arg-type]
+        .where(Contact.id == contact_id)
         .values(last_interaction_at=latest.scalar_subquery())
     )
 
@@ -123,7 +123,7 @@ async def timeline(
         select(Interaction, func.coalesce(func.nullif(User.name, ""), User.email))
         .outerjoin(User, User.id == Interaction.author_id)
         .where(Interaction.contact_id == contact_id, Interaction.org_id == actor.org_id)
-        .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())  # type: ignore[attr-defined,union-attr]
+        .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
         .limit(limit)
         .offset(offset)
     )
@@ -148,11 +148,11 @@ async def search_interactions(
         conds.append(Interaction.contact_id == contact_id)
     if kind:
         conds.append(Interaction.kind == kind)
-    total = (await session.execute(select(func.count(Interaction.id)).where(*conds))).scalar_one()  # type: ignore[arg-type]
+    total = (await session.execute(select(func.count(Interaction.id)).where(*conds))).scalar_one()
     stmt = (
         select(Interaction)
         .where(*conds)
-        .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())  # type: ignore[attr-defined,union-attr]
+        .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
         .limit(limit)
         .offset(offset)
     )
@@ -166,7 +166,7 @@ async def recent_activity(
         select(Interaction, Contact)
         .join(Contact, Contact.id == Interaction.contact_id)
         .where(Interaction.org_id == actor.org_id)
-        .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())  # type: ignore[attr-defined,union-attr]
+        .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
         .limit(limit)
     )
     return [(i, c) for i, c in (await session.execute(stmt)).all()]

@@ -51,11 +51,11 @@ async def claim(session: AsyncSession, worker: str) -> Job | None:
     """Take one due job under a lease; safe with any number of workers."""
     now = datetime.now(UTC)
     due = or_(
-        (Job.status == "queued") & (Job.run_at <= now),  # type: ignore[operator]
-        (Job.status == "running") & (Job.lease_until < now),  # type: ignore[operator]
+        (Job.status == "queued") & (Job.run_at <= now),
+        (Job.status == "running") & (Job.lease_until < now),
     )
     pick = select(Job.id).where(due).order_by(Job.run_at).limit(1)
-    if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
+    if session.bind.dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     job_id = (await session.execute(pick)).scalar_one_or_none()
     if job_id is None:
@@ -64,11 +64,11 @@ async def claim(session: AsyncSession, worker: str) -> Job | None:
     # The conditional update is the claim: only one worker sees rowcount 1.
     result = await session.execute(
         update(Job)
-        .where(Job.id == job_id, due)  # type: ignore[arg-type]
+        .where(Job.id == job_id, due)
         .values(status="running", lease_until=now + LEASE, attempts=Job.attempts + 1)
     )
     await session.commit()
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         return None
     return await session.get(Job, job_id, populate_existing=True)
 

@@ -148,7 +148,7 @@ async def add_members(
     own = set(
         (
             await session.execute(
-                select(Contact.id).where(Contact.id.in_(wanted), Contact.org_id == actor.org_id)  # type: ignore[union-attr]
+                select(Contact.id).where(Contact.id.in_(wanted), Contact.org_id == actor.org_id)
             )
         ).scalars()
     )
@@ -159,7 +159,7 @@ async def add_members(
             await session.execute(
                 select(ListMember.contact_id).where(
                     ListMember.list_id == list_id,
-                    ListMember.contact_id.in_(wanted),  # type: ignore[attr-defined]
+                    ListMember.contact_id.in_(wanted),
                 )
             )
         ).scalars()
@@ -187,8 +187,8 @@ async def remove_member(session: AsyncSession, actor: Actor, list_id: int, conta
     await get_contact(session, actor, contact_id)
     await session.execute(
         delete(ListMember).where(
-            ListMember.list_id == list_id,  # type: ignore[arg-type]
-            ListMember.contact_id == contact_id,  # type: ignore[arg-type]
+            ListMember.list_id == list_id,
+            ListMember.contact_id == contact_id,
         )
     )
     audit.record(

@@ -63,15 +63,15 @@ async def search_outlets(
     """Outlets with the number of journalists currently there, and the total."""
     conds = [Outlet.org_id == actor.org_id]
     for term in query_terms(q):
-        conds.append(Outlet.search_text.like(like_pattern(term), escape="\\"))  # type: ignore[attr-defined]
+        conds.append(Outlet.search_text.like(like_pattern(term), escape="\\"))
     if medium:
         conds.append(Outlet.medium == medium)
-    total = (await session.execute(select(func.count(Outlet.id)).where(*conds))).scalar_one()  # type: ignore[arg-type]
+    total = (await session.execute(select(func.count(Outlet.id)).where(*conds))).scalar_one()
     journalists = (
         select(func.count(ContactOutletRole.id))
         .where(
             ContactOutletRole.outlet_id == Outlet.id,
-            ContactOutletRole.ended_on.is_(None),  # type: ignore[union-attr]
+            ContactOutletRole.ended_on.is_(None),
         )
         .scalar_subquery()
     )

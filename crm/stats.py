@@ -15,14 +15,14 @@ async def org_numbers(session: AsyncSession, actor: Actor) -> dict[str, int]:
     since = datetime.now(UTC) - timedelta(days=30)
     org = actor.org_id
     stmt = select(
-        select(func.count(Contact.id)).where(Contact.org_id == org).scalar_subquery(),  # type: ignore[arg-type]
-        select(func.count(Outlet.id)).where(Outlet.org_id == org).scalar_subquery(),  # type: ignore[arg-type]
-        select(func.count(ContactList.id)).where(ContactList.org_id == org).scalar_subquery(),  # type: ignore[arg-type]
-        select(func.count(Interaction.id))  # type: ignore[arg-type]
+        select(func.count(Contact.id)).where(Contact.org_id == org).scalar_subquery(),
+        select(func.count(Outlet.id)).where(Outlet.org_id == org).scalar_subquery(),
+        select(func.count(ContactList.id)).where(ContactList.org_id == org).scalar_subquery(),
+        select(func.count(Interaction.id))
         .where(Interaction.org_id == org, Interaction.occurred_at >= since)
         .scalar_subquery(),
-        select(func.count(Contact.id))  # type: ignore[arg-type]
-        .where(Contact.org_id == org, Contact.do_not_contact.is_(True))  # type: ignore[attr-defined]
+        select(func.count(Contact.id))
+        .where(Contact.org_id == org, Contact.do_not_contact.is_(True))
         .scalar_subquery(),
     )
     contacts, outlets, lists, recent, dnc = (await session.execute(stmt)).one()

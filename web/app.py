@@ -123,7 +123,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
         return response
 
     app.add_middleware(
-        asgi_csrf,  # type: ignore[arg-type]
+        asgi_csrf,
         signing_secret=settings.secret_key,
         always_protect=_PublicForms(),
         cookie_secure=settings.secure_cookies,

@@ -35,7 +35,7 @@ def _build_env() -> Environment:
         extensions=["jinja2.ext.i18n"],
         enable_async=False,
     )
-    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
     env.filters["local"] = _local
     # The shared macros are globals, so HTMX blocks rendered alone can use them too.
     macros = env.get_template("_macros.html").module

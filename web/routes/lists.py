@@ -141,7 +141,7 @@ async def update_list(
             ListIn(
                 name=data.get("name", ""),
                 description=data.get("description", ""),
-                kind=lst.kind,  # type: ignore[arg-type]
+                kind=lst.kind,
                 filter=lst.filter,
             ),
         )
