@@ -224,27 +224,6 @@ async def end_session(session: AsyncSession, token: str) -> None:
     await session.commit()
 
 
-async def actor_for_session(
-    session: AsyncSession, token: str
-) -> tuple[User, Actor, WebSession] | None:
-    stmt = (
-        select(WebSession, User, Membership)
-        .join(User, User.id == WebSession.user_id)
-        .join(
-            Membership,
-            (Membership.user_id == WebSession.user_id) & (Membership.org_id == WebSession.org_id),
-        )
-        .where(WebSession.id == token_hash(token))
-    )
-    row = (await session.execute(stmt)).first()
-    if row is None:
-        return None
-    web_session, user, membership = row
-    if web_session.expires_at < datetime.now(UTC) or not user.is_active:
-        return None
-    return user, Actor(user.id, membership.org_id, membership.role), web_session
-
-
 async def session_context(
     session: AsyncSession, token: str
 ) -> tuple[User, Actor, list[tuple[Membership, Organisation]]] | None:

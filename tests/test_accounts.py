@@ -144,7 +144,7 @@ async def test_reset_link_sets_a_new_password_and_ends_other_sessions(
     assert user is not None
     old_session = await accounts.start_session(session, user=user, settings=settings)
     await accounts.use_link(session, token=token, kind="reset", password="brand new password")
-    assert await accounts.actor_for_session(session, old_session) is None
+    assert await accounts.session_context(session, old_session) is None
     ok = await accounts.authenticate(
         session,
         email=world.emails["editor"],
