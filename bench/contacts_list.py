@@ -369,6 +369,7 @@ KINDS = (
     ("regions (facets)", r"^SELECT DISTINCT contact\.region\b"),
     ("tags (facets)", r"^SELECT DISTINCT contact_tag\.tag\b"),
     ("lists (list_choices)", r"^SELECT contact_list\.id\b"),
+    ("menus (filter_menus)", r"^WITH menu_\w+ AS MATERIALIZED\b"),
 )
 
 
@@ -541,6 +542,11 @@ def page_context(results: dict[str, Any], page: int, page_size: int) -> dict[str
     for kind, (key, make) in menus.items():
         if kind in results:
             ctx[key] = [make(x) for x in results[kind]]
+    # All menus in one statement: rows of (menu, id, name, sort), ids only on lists, beats
+    # and outlets.
+    for row in results.get("menus (filter_menus)", []):
+        item = row["name"] if row["id"] is None else SimpleNamespace(id=row["id"], name=row["name"])
+        ctx.setdefault(row["menu"], []).append(item)
     return ctx
 
 

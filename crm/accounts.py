@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pwdlib import PasswordHash
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import audit
@@ -224,19 +225,24 @@ async def end_session(session: AsyncSession, token: str) -> None:
     await session.commit()
 
 
-async def session_context(
-    session: AsyncSession, token: str
-) -> tuple[User, Actor, list[tuple[Membership, Organisation]]] | None:
-    """A login's user and role, with every organisation of the user, in one query."""
-    stmt = (
+@functools.cache
+def _session_statement() -> Select[WebSession, User, Membership, Organisation]:
+    """Built once: every request runs it, and building it costs more than running it."""
+    return (
         select(WebSession, User, Membership, Organisation)
         .join(User, User.id == WebSession.user_id)
         .join(Membership, Membership.user_id == WebSession.user_id)
         .join(Organisation, Organisation.id == Membership.org_id)
-        .where(WebSession.id == token_hash(token))
+        .where(WebSession.id == bindparam("token"))
         .order_by(Organisation.name)
     )
-    rows = (await session.execute(stmt)).all()
+
+
+async def session_context(
+    session: AsyncSession, token: str
+) -> tuple[User, Actor, list[tuple[Membership, Organisation]]] | None:
+    """A login's user and role, with every organisation of the user, in one query."""
+    rows = (await session.execute(_session_statement(), {"token": token_hash(token)})).all()
     if not rows:
         return None
     web_session, user = rows[0][0], rows[0][1]

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import EmailStr, Field, StringConstraints, field_validator, model_validator
-from sqlalchemy import String, cast, delete, exists, func, or_, select
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -203,6 +218,40 @@ async def _smart_filters(
     return {lst.id: lst.filter} if lst.kind == "smart" and lst.id else {}
 
 
+@functools.cache
+def _page_columns() -> Select[Any]:
+    """What a row of the list shows: the contact's brief and its first email (built once)."""
+    primary = (
+        select(ContactEmail.email)
+        .where(ContactEmail.contact_id == Contact.id)
+        .order_by(ContactEmail.position)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return select(
+        Contact.id,
+        Contact.given_name,
+        Contact.family_name,
+        Contact.do_not_contact,
+        Contact.last_interaction_at,
+        primary,
+    )
+
+
+@functools.cache
+def _current_outlets() -> Select[Any]:
+    """The current outlets of the contacts `ids`, oldest role first (built once)."""
+    return (
+        select(ContactOutletRole.contact_id, Outlet.id, Outlet.name, ContactOutletRole.title)
+        .join(Outlet, Outlet.id == ContactOutletRole.outlet_id)
+        .where(
+            ContactOutletRole.contact_id.in_(bindparam("ids", expanding=True)),
+            ContactOutletRole.ended_on.is_(None),
+        )
+        .order_by(ContactOutletRole.id)
+    )
+
+
 async def search_contacts(
     session: AsyncSession, actor: Actor, f: ContactFilter, *, limit: int = 50, offset: int = 0
 ) -> tuple[list[ContactRow], int]:
@@ -211,22 +260,8 @@ async def search_contacts(
     conds = contact_conditions(actor.org_id, f, smart_lists=smart)
     counting = contact_conditions(actor.org_id, f, smart_lists=smart, for_count=True)
     total = (await session.execute(select(func.count(Contact.id)).where(*counting))).scalar_one()
-    primary = (
-        select(ContactEmail.email)
-        .where(ContactEmail.contact_id == Contact.id)
-        .order_by(ContactEmail.position)
-        .limit(1)
-        .scalar_subquery()
-    )
     stmt = (
-        select(
-            Contact.id,
-            Contact.given_name,
-            Contact.family_name,
-            Contact.do_not_contact,
-            Contact.last_interaction_at,
-            primary,
-        )
+        _page_columns()
         .where(*conds)
         .order_by(*SORTS.get(f.sort, SORTS["name"]))
         .limit(limit)
@@ -235,15 +270,7 @@ async def search_contacts(
     rows = [ContactRow(ContactBrief(*r[:5]), r[5]) for r in (await session.execute(stmt)).all()]
     by_id = {r.contact.id: r for r in rows}
     if by_id:
-        roles = await session.execute(
-            select(ContactOutletRole.contact_id, Outlet.id, Outlet.name, ContactOutletRole.title)
-            .join(Outlet, Outlet.id == ContactOutletRole.outlet_id)
-            .where(
-                ContactOutletRole.contact_id.in_(by_id),
-                ContactOutletRole.ended_on.is_(None),
-            )
-            .order_by(ContactOutletRole.id)
-        )
+        roles = await session.execute(_current_outlets(), {"ids": list(by_id)})
         for contact_id, outlet_id, name, title in roles.all():
             by_id[contact_id].outlets.append((outlet_id, name, title))
     return rows, int(total)
@@ -496,34 +523,53 @@ class Choice:
     kind: str = ""
 
 
-async def filter_menus(session: AsyncSession, actor: Actor) -> dict[str, Any]:
-    """Choices for the contact filters: beats, outlets, and the regions and tags in use."""
-    beats = await session.execute(
-        select(Beat.id, Beat.name)
-        .where(or_(Beat.org_id.is_(None), Beat.org_id == actor.org_id))
-        .order_by(Beat.name)
-    )
-    outlets = await session.execute(
-        select(Outlet.id, Outlet.name)
-        .where(Outlet.org_id == actor.org_id)
-        .order_by(Outlet.sort_key)
-    )
-    # Two small DISTINCTs, each read from its index (a UNION of them is not).
-    regions = await session.execute(
-        select(Contact.region)
-        .where(Contact.org_id == actor.org_id, Contact.region != "")
-        .distinct()
-        .order_by(Contact.region)
-    )
-    tags = await session.execute(
-        select(ContactTag.tag)
-        .where(ContactTag.org_id == actor.org_id)
-        .distinct()
-        .order_by(ContactTag.tag)
-    )
-    return {
-        "beats": [Choice(i, n) for i, n in beats.all()],
-        "outlets": [Choice(i, n) for i, n in outlets.all()],
-        "regions": list(regions.scalars()),
-        "tags": list(tags.scalars()),
+@functools.cache
+def _menus_statement(facets: bool) -> tuple[Select[Any], tuple[str, ...]]:
+    """The statement behind `filter_menus`, built once; the organisation is a bound parameter.
+
+    Each menu is a materialised CTE of (id, name, sort) rows, or of one name column for the
+    regions and tags, so that their DISTINCT is read from the index as when it runs alone
+    (inside a compound SELECT, SQLite would scan every contact instead)."""
+    org = bindparam("org_id", type_=Integer)
+    menus: dict[str, Select[Any]] = {
+        "static_lists": select(ContactList.id, ContactList.name, ContactList.name).where(
+            ContactList.org_id == org, ContactList.kind == "static"
+        )
     }
+    if facets:
+        menus["beats"] = select(Beat.id, Beat.name, Beat.name).where(
+            or_(Beat.org_id.is_(None), Beat.org_id == org)
+        )
+        menus["outlets"] = select(Outlet.id, Outlet.name, Outlet.sort_key).where(
+            Outlet.org_id == org
+        )
+        menus["regions"] = (
+            select(Contact.region).where(Contact.org_id == org, Contact.region != "").distinct()
+        )
+        menus["tags"] = select(ContactTag.tag).where(ContactTag.org_id == org).distinct()
+    parts = []
+    for key, stmt in menus.items():
+        columns = stmt.selected_columns
+        labels = ("id", "name", "sort") if len(columns) == 3 else ("name",)
+        cte = (
+            stmt.with_only_columns(*(c.label(n) for c, n in zip(columns, labels, strict=True)))
+            .cte(f"menu_{key}")
+            .prefix_with("MATERIALIZED")
+        )
+        item_id = cte.c.id if len(columns) == 3 else cast(null(), Integer)
+        sort = cte.c.sort if len(columns) == 3 else cte.c.name
+        parts.append(select(literal(key).label("menu"), item_id, cte.c.name, sort))
+    union = union_all(*parts).subquery()
+    return select(union).order_by(union.c.menu, union.c.sort), tuple(menus)
+
+
+async def filter_menus(
+    session: AsyncSession, actor: Actor, *, facets: bool = True
+) -> dict[str, Any]:
+    """The menus of the contacts page, in one statement: the static lists (to add results to)
+    and, with `facets`, the filters' choices: beats, outlets, and the regions and tags in use."""
+    stmt, keys = _menus_statement(facets)
+    found: dict[str, list[Any]] = {key: [] for key in keys}
+    for menu, item_id, name, _ in await session.execute(stmt, {"org_id": actor.org_id}):
+        found[menu].append(name if item_id is None else Choice(item_id, name))
+    return found

@@ -74,9 +74,7 @@ async def contact_list(request: Request, auth: CurrentAuth, session: SessionDep)
         "f": f,
         "query": {k: v for k, v in request.query_params.items() if k != "page" and v},
     }
-    ctx["static_lists"] = await lists.list_choices(session, auth.actor, kind="static")
-    if not is_htmx(request):
-        ctx |= await crm_contacts.filter_menus(session, auth.actor)
+    ctx |= await crm_contacts.filter_menus(session, auth.actor, facets=not is_htmx(request))
     return render(request, "contacts/list.html", ctx, block="results")
 
 
