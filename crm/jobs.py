@@ -17,9 +17,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.models import Job
+from crm.settings import Settings
 
 log = logging.getLogger("beatbook.jobs")
-Handler = Callable[[AsyncSession, Job], Awaitable[None]]
+Handler = Callable[[AsyncSession, Job, Settings], Awaitable[None]]
 HANDLERS: dict[str, Handler] = {}
 LEASE = timedelta(minutes=5)
 
@@ -73,7 +74,9 @@ async def claim(session: AsyncSession, worker: str) -> Job | None:
     return await session.get(Job, job_id, populate_existing=True)
 
 
-async def run_one(maker: async_sessionmaker[AsyncSession], worker: str = "worker") -> bool:
+async def run_one(
+    maker: async_sessionmaker[AsyncSession], settings: Settings, worker: str = "worker"
+) -> bool:
     """Claim and run one job; False when nothing was due."""
     async with maker() as session:
         job = await claim(session, worker)
@@ -84,7 +87,7 @@ async def run_one(maker: async_sessionmaker[AsyncSession], worker: str = "worker
         try:
             if fn is None:
                 raise LookupError(f"no handler for job kind {job.kind!r}")
-            await fn(session, job)
+            await fn(session, job, settings)
         except Exception:
             await session.rollback()
             job = await session.get(Job, job_id, populate_existing=True)
@@ -109,6 +112,7 @@ async def run_one(maker: async_sessionmaker[AsyncSession], worker: str = "worker
 
 async def run_worker(
     maker: async_sessionmaker[AsyncSession],
+    settings: Settings,
     *,
     stop: asyncio.Event | None = None,
     idle_seconds: float = 1.0,
@@ -117,7 +121,7 @@ async def run_worker(
     stop = stop or asyncio.Event()
     while not stop.is_set():
         try:
-            worked = await run_one(maker, name)
+            worked = await run_one(maker, settings, name)
         except Exception:  # a database hiccup must not end the worker
             log.exception("job runner error")
             worked = False
@@ -129,6 +133,6 @@ async def run_worker(
 
 
 @handler("noop")
-async def _noop(session: AsyncSession, job: Job) -> None:
+async def _noop(session: AsyncSession, job: Job, settings: Settings) -> None:
     """A job that does nothing; used to check that a worker is alive."""
     job.progress = {"done": True}

@@ -26,6 +26,19 @@ class Settings(BaseSettings):
     session_days: int = 14
     # Echo SQL to the log; for debugging only.
     sql_echo: bool = False
+    # Suppressions are stored as HMACs of addresses under this key. It must never change (a
+    # new key forgets every suppression) and is kept apart from the secret key, which may.
+    suppression_key: str = Field(default="", repr=False)
+    # Imports: the largest file accepted, and the most data rows read from it.
+    import_max_bytes: int = 20 * 1024 * 1024
+    import_max_rows: int = 200_000
+    # Outgoing mail (the instance default; organisations add their own sender identities).
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = Field(default="", repr=False)
+    smtp_tls: str = "starttls"  # starttls | tls | none
+    mail_from: str = "Beatbook <beatbook@localhost>"
 
     @field_validator("base_url")
     @classmethod
@@ -37,26 +50,40 @@ class Settings(BaseSettings):
         return self.base_url.startswith("https://")
 
     @property
+    def suppression_hmac_key(self) -> bytes:
+        if not self.suppression_key:
+            raise RuntimeError(
+                "BEATBOOK_SUPPRESSION_KEY is not set (`make run` writes one to .env)."
+            )
+        return self.suppression_key.encode()
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
 
 def write_env_secret(env_path: Path) -> bool:
-    """Give `.env` a generated secret key when it has none; True when one was written.
+    """Give `.env` a generated secret key and suppression key where it has none; True when
+    one was written.
 
-    An existing key is never replaced, so sessions survive restarts.
+    An existing key is never replaced: sessions survive restarts, and suppressions stay
+    readable for good.
     """
     import secrets
 
     lines = env_path.read_text(encoding="utf-8").splitlines() if env_path.exists() else []
-    key_line = f"BEATBOOK_SECRET_KEY={secrets.token_urlsafe(48)}"
-    for i, line in enumerate(lines):
-        if line.startswith("BEATBOOK_SECRET_KEY="):
-            if line.removeprefix("BEATBOOK_SECRET_KEY=").strip():
-                return False
-            lines[i] = key_line
-            break
-    else:
-        lines.append(key_line)
-    env_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return True
+    wrote = False
+    for name in ("BEATBOOK_SECRET_KEY", "BEATBOOK_SUPPRESSION_KEY"):
+        key_line = f"{name}={secrets.token_urlsafe(48)}"
+        for i, line in enumerate(lines):
+            if line.startswith(f"{name}="):
+                if not line.removeprefix(f"{name}=").strip():
+                    lines[i] = key_line
+                    wrote = True
+                break
+        else:
+            lines.append(key_line)
+            wrote = True
+    if wrote:
+        env_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return wrote

@@ -74,6 +74,7 @@ def settings(db_url: str) -> Settings:
         _env_file=None,  # type: ignore[call-arg]
         database_url=db_url,
         secret_key="test-secret-key-not-for-production",
+        suppression_key="test-suppression-key-not-for-production",
         login_delay_step=0.0,
         run_jobs_in_process=False,
     )

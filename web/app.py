@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
         stop = asyncio.Event()
         task = None
         if in_process:
-            task = asyncio.create_task(jobs.run_worker(maker, stop=stop, name="serve"))
+            task = asyncio.create_task(jobs.run_worker(maker, settings, stop=stop, name="serve"))
         yield
         stop.set()
         if task is not None:
@@ -150,11 +150,26 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     _install_error_handlers(app)
 
-    from web.routes import api, auth, contacts, home, lists, outlets, settings_pages
+    from web.routes import (
+        api,
+        auth,
+        contacts,
+        duplicates,
+        exports,
+        home,
+        imports,
+        lists,
+        outlets,
+        privacy,
+        settings_pages,
+    )
 
-    for module in (auth, home, contacts, outlets, lists, settings_pages):
+    data_pages = (imports, exports, duplicates, privacy)
+    for module in (auth, home, contacts, outlets, lists, settings_pages, *data_pages):
         app.include_router(module.router)
     app.include_router(api.router, prefix="/api/v1")
+    for module in data_pages:
+        app.include_router(module.api, prefix="/api/v1")
     return app
 
 

@@ -86,7 +86,7 @@ def worker() -> None:
     async def go() -> None:
         engine = make_engine(settings.database_url)
         try:
-            await jobs.run_worker(make_sessionmaker(engine), name="worker")
+            await jobs.run_worker(make_sessionmaker(engine), settings, name="worker")
         finally:
             await engine.dispose()
 

@@ -13,6 +13,19 @@ from crm.models.accounts import (
     WebSession,
 )
 from crm.models.base import UTCDateTime, utcnow
+from crm.models.data import (
+    DATA_REQUEST_KINDS,
+    DATA_REQUEST_STATES,
+    IMPORT_STATES,
+    ON_DUPLICATE,
+    ROW_OUTCOMES,
+    SUPPRESSION_REASONS,
+    DataRequest,
+    ImportBatch,
+    ImportFile,
+    ImportRow,
+    Suppression,
+)
 from crm.models.media import (
     LANGUAGES,
     LEGAL_BASES,
@@ -47,6 +60,17 @@ INTERACTION_KINDS = (
 )
 
 __all__ = [
+    "DATA_REQUEST_KINDS",
+    "DATA_REQUEST_STATES",
+    "IMPORT_STATES",
+    "ON_DUPLICATE",
+    "ROW_OUTCOMES",
+    "SUPPRESSION_REASONS",
+    "DataRequest",
+    "ImportBatch",
+    "ImportFile",
+    "ImportRow",
+    "Suppression",
     "INTERACTION_KINDS",
     "LANGUAGES",
     "LEGAL_BASES",
