@@ -391,7 +391,12 @@ def capture_sql(db: Path, cookies: dict[str, str], cases: list[Case]) -> dict[st
     from web.app import create_app
 
     app = create_app(
-        Settings(database_url=f"sqlite:///{db}", secret_key=SECRET, run_jobs_in_process=False)
+        Settings(
+            database_url=f"sqlite:///{db}",
+            secret_key=SECRET,
+            suppression_key=SECRET,
+            run_jobs_in_process=False,
+        )
     )
     seen: list[tuple[str, list[Any]]] = []
 
@@ -615,7 +620,10 @@ def serve(kind: str, db: Path, port: int, sql_file: Path | None) -> None:
         from web.app import create_app
 
         settings = Settings(
-            database_url=f"sqlite:///{db}", secret_key=SECRET, run_jobs_in_process=False
+            database_url=f"sqlite:///{db}",
+            secret_key=SECRET,
+            suppression_key=SECRET,
+            run_jobs_in_process=False,
         )
         application = create_app(settings)
     else:

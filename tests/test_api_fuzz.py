@@ -123,6 +123,7 @@ def _schema() -> schemathesis.BaseSchema:
             _env_file=None,  # type: ignore[call-arg]
             database_url="sqlite://",
             secret_key="openapi-only",
+            suppression_key="openapi-only",
             run_jobs_in_process=False,
         ),
         run_jobs=False,
@@ -172,6 +173,7 @@ def fuzz_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzApi]:
             _env_file=None,  # type: ignore[call-arg]
             database_url=url,
             secret_key="fuzz-secret-key-not-for-production",
+            suppression_key="fuzz-suppression-key",
             login_delay_step=0.0,
             run_jobs_in_process=False,
         ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -19,6 +20,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         **os.environ,
         "BEATBOOK_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
         "BEATBOOK_SECRET_KEY": "cli-test-secret",
+        "BEATBOOK_SUPPRESSION_KEY": "cli-test-suppression",
     }
 
 
@@ -74,3 +76,28 @@ def test_demo_loads_once_and_prints_logins(env: dict[str, str], tmp_path: Path) 
     db.close()
     assert contacts >= 400 and outlets >= 40 and cyrillic > 10
     assert interactions > 500 and coalition == 2
+
+
+def test_import_command_reports_totals_and_refuses_unreadable_files(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    root = Path(__file__).parents[1]
+    env["PYTHONPATH"] = str(root)
+    assert run(env, "db", "upgrade", cwd=tmp_path).returncode == 0
+    created = run(
+        env, "user", "create", "--email", "ana@example.org", "--password", "long enough pw",
+        "--org", "Zëri i Qytetarëve", cwd=tmp_path,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    fixture = root / "tests/fixtures/import/serbian_excel_windows1250.csv"
+    done = run(env, "import", str(fixture), "--org", "Zëri i Qytetarëve", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"imported [1-9]\d*, updated 0, skipped 0, rejected \d+", done.stdout)
+    again = run(env, "import", str(fixture), "--org", "Zëri i Qytetarëve", cwd=tmp_path)
+    assert re.search(r"imported 0, updated 0, skipped [1-9]", again.stdout), again.stdout
+    junk = tmp_path / "photo.csv"
+    junk.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    refused = run(env, "import", str(junk), "--org", "Zëri i Qytetarëve", cwd=tmp_path)
+    assert refused.returncode != 0 and "error: file:" in refused.stderr
+    missing = run(env, "import", str(tmp_path / "nope.csv"), "--org", "X", cwd=tmp_path)
+    assert missing.returncode != 0 and "cannot read" in missing.stderr

@@ -12,12 +12,13 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import accounts, coalitions, interactions, lists
+from crm import accounts, coalitions, imports, interactions, lists, privacy
 from crm.beats import BeatIn, create_beat
 from crm.contacts import ContactIn, create_contact
 from crm.interactions import InteractionIn
 from crm.lists import ListIn
 from crm.outlets import OutletIn, create_outlet
+from crm.settings import Settings
 from tests.conftest import World, csrf_of, login
 
 
@@ -49,6 +50,20 @@ async def seed(session: AsyncSession, world: World) -> dict[str, int]:
     beat = await create_beat(session, world.editor, BeatIn(name="Water rights"))
     token_id = await _token_id(session, world)
     coalition = await coalitions.create_coalition(session, world.owner, "Clean air")
+    batch = await imports.upload(
+        session,
+        world.editor,
+        Settings(_env_file=None, secret_key="s"),  # type: ignore[call-arg]
+        filename="people.csv",
+        data=b"Name\nBesa Gashi\n",
+    )
+    request = await privacy.create_request(
+        session, world.owner.org_id,
+        privacy.DataRequestIn(email="journalist@example.net", kind="erasure"),
+    )  # fmt: skip
+    request.status = "confirmed"
+    session.add(request)
+    await session.commit()
     return {
         "contact_id": contact.id or 0,
         "outlet_id": outlet.id or 0,
@@ -58,6 +73,8 @@ async def seed(session: AsyncSession, world: World) -> dict[str, int]:
         "token_id": token_id,
         "user_id": world.editor.user_id or 0,
         "coalition_id": coalition.id or 0,
+        "batch_id": batch.id or 0,
+        "request_id": request.id or 0,
     }
 
 

@@ -44,7 +44,7 @@ class _PublicForms:
 
     def __contains__(self, path: object) -> bool:
         return isinstance(path, str) and (
-            path == "/login" or path.startswith(("/invite/", "/reset/"))
+            path == "/login" or path.startswith(("/invite/", "/reset/", "/privacy/"))
         )
 
 
@@ -78,6 +78,38 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+# The only paths that take file uploads. asgi-csrf cannot read multipart bodies with the
+# python-multipart that FastAPI needs, so these check the form's token themselves
+# (web.deps.require_form_csrf) and every other path refuses multipart bodies outright.
+UPLOAD_PATHS = frozenset({"/imports", "/api/v1/imports"})
+
+
+def _is_multipart(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower() == b"multipart/form-data"
+    return False
+
+
+def _upload_checks_itself(scope: Scope) -> bool:
+    return scope["path"] in UPLOAD_PATHS and _is_multipart(scope)
+
+
+class UploadsOnlyWhereExpected:
+    """A multipart body anywhere but an upload path is refused (415) before the CSRF check,
+    so no form can slip past that check by being sent as multipart."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _is_multipart(scope) and scope["path"] not in UPLOAD_PATHS:
+            response = PlainTextResponse("This address does not take file uploads.", 415)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class MalformedBody:
     """asgi-csrf reads form bodies itself; a body it cannot decode is the client's error (400)."""
 
@@ -109,6 +141,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
     settings = settings or Settings()
     if not settings.secret_key:
         raise RuntimeError("BEATBOOK_SECRET_KEY is not set (`make run` writes one to .env).")
+    settings.suppression_hmac_key  # noqa: B018 (fails now, not at the first erasure)
     engine = make_engine(settings.database_url, echo=settings.sql_echo)
     maker = make_sessionmaker(engine)
     in_process = settings.run_jobs_in_process if run_jobs is None else run_jobs
@@ -143,9 +176,11 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
         asgi_csrf,
         signing_secret=settings.secret_key,
         always_protect=_PublicForms(),
+        skip_if_scope=_upload_checks_itself,
         cookie_secure=settings.secure_cookies,
     )
     app.add_middleware(MalformedBody)  # added after, so it wraps the CSRF check
+    app.add_middleware(UploadsOnlyWhereExpected)
     # Outermost: the CSRF check's 403 and MalformedBody's 400 get the headers too.
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     _install_error_handlers(app)
@@ -164,11 +199,13 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
         settings_pages,
     )
 
-    data_pages = (imports, exports, duplicates, privacy)
-    for module in (auth, home, contacts, outlets, lists, settings_pages, *data_pages):
+    # Exports first: `/contacts/export.csv` must not be read as `/contacts/{contact_id}`.
+    pages = (auth, home, exports, contacts, outlets, lists, settings_pages, imports, duplicates)
+    for module in (*pages, privacy):
         app.include_router(module.router)
+    app.include_router(exports.api, prefix="/api/v1")
     app.include_router(api.router, prefix="/api/v1")
-    for module in data_pages:
+    for module in (imports, duplicates, privacy):
         app.include_router(module.api, prefix="/api/v1")
     return app
 

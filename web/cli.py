@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm import accounts, jobs, migrate
 from crm.beats import ensure_default_beats
 from crm.database import make_engine, make_sessionmaker
-from crm.errors import DomainError
+from crm.errors import DomainError, InvalidInput
 from crm.settings import Settings
 
 app = typer.Typer(help="Beatbook, a media-relations CRM for civil-society organisations.")
@@ -40,6 +40,10 @@ def _run(fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(go())
+    except InvalidInput as exc:  # bad input to a command: say which and what
+        for name, message in exc.errors.items():
+            typer.echo(f"error: {name}: {message}", err=True)
+        raise typer.Exit(2) from exc
     except DomainError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -81,6 +85,9 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run background jobs until stopped."""
+    import outreach.privacy_mail  # noqa: F401 (registers its job handlers)
+    from crm import imports  # noqa: F401
+
     settings = Settings()
 
     async def go() -> None:
@@ -109,6 +116,66 @@ def demo() -> None:
     typer.echo(f"Demo logins (password: {DEMO_PASSWORD}):")
     for org, email, role in logins:
         typer.echo(f"  {email:<24} {role:<7} {org}")
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(help="CSV, Excel (.xlsx) or vCard file.")],
+    org: Annotated[str, typer.Option(help="Name of the organisation to import into.")],
+    on_duplicate: Annotated[
+        str, typer.Option(help="A row with an email already known: update, skip or create.")
+    ] = "skip",
+    encoding: Annotated[str, typer.Option(help="Override the detected encoding.")] = "",
+) -> None:
+    """Import contacts with the guessed column mapping, without questions, and print the
+    report's totals. Exits 2 when the file cannot be read."""
+    from sqlalchemy import select
+
+    from crm import imports
+    from crm.accounts import Actor
+    from crm.models import Organisation
+
+    settings = Settings()
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
+        raise typer.Exit(1) from exc
+
+    async def go(session: AsyncSession) -> dict[str, object]:
+        found = await session.execute(select(Organisation.id).where(Organisation.name == org))
+        org_id = found.scalar_one_or_none()
+        if org_id is None:
+            typer.echo(f"error: no organisation named {org!r}", err=True)
+            raise typer.Exit(2)
+        actor = Actor(None, org_id, "editor")
+        batch = await imports.upload(
+            session, actor, settings, filename=file.name, data=data, encoding=encoding or None
+        )
+        assert batch.id is not None
+        typer.echo(
+            f"{batch.total_rows} rows; columns: "
+            + ", ".join(
+                f"{k}={v}" for k, v in sorted(batch.mapping.items(), key=lambda x: int(x[0]))
+            )
+        )
+        await imports.save_settings(
+            session, actor, settings, batch.id, mapping=imports.mapping_of(batch),
+            on_duplicate=on_duplicate,
+        )  # fmt: skip
+        done = await imports.run_import(session, settings, batch.id)
+        return dict(done.counts)
+
+    counts = _run(go)
+    typer.echo(
+        "imported {imported}, updated {updated}, skipped {skipped}, rejected {rejected},"
+        " flagged {flagged}".format(
+            **{
+                k: counts.get(k, 0)
+                for k in ("imported", "updated", "skipped", "rejected", "flagged")
+            }
+        )
+    )
 
 
 @user_app.command("create")

@@ -29,7 +29,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
@@ -106,3 +106,22 @@ async def rollback(session: AsyncSession, auth: Auth) -> None:
 
 # Ids in paths: anything outside the database's integer range is simply invalid input.
 Id = Annotated[int, Path(ge=1, le=2_147_483_647)]
+
+
+def require_form_csrf(request: Request, form: Any) -> None:
+    """The CSRF check of an upload form (asgi-csrf leaves multipart bodies to the route): the
+    form's token must be the one signed into this browser's cookie."""
+    import secrets
+
+    from crm.errors import PermissionDenied
+
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        return  # API tokens are not sent by browsers on their own
+    sent = form.get("csrftoken")
+    expected = _csrf(request)
+    if not (
+        isinstance(sent, str)
+        and request.cookies.get("csrftoken")
+        and secrets.compare_digest(sent, expected)
+    ):
+        raise PermissionDenied("The form has expired. Reload the page and try again.")

@@ -41,6 +41,11 @@ def _active() -> NullTranslations:
     return _current.get() or translations("en")
 
 
+def N_(message: str) -> str:
+    """Marks a message for the catalogue; whoever shows it translates it then."""
+    return message
+
+
 def gettext(message: str) -> str:
     return _active().gettext(message)
 

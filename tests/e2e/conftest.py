@@ -93,8 +93,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         _env_file=None,  # type: ignore[call-arg]
         database_url=url,
         secret_key="e2e-secret-key-not-for-production",
+        suppression_key="e2e-suppression-key",
         base_url=f"http://127.0.0.1:{port}",
-        run_jobs_in_process=False,
+        run_jobs_in_process=True,  # imports run as jobs, as with `beatbook serve`
         login_delay_step=0,
     )
     servers: list[uvicorn.Server] = []

@@ -1,0 +1,197 @@
+"""One imported row: the values of a spreadsheet row (or a vCard) turned into a contact to
+write, or a rejection naming the field and the reason.
+
+Pure functions, no database: the import (crm/imports.py) calls them for every row, so they are
+also the hot path of a 100,000-row import and avoid per-row model validation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from email_validator import EmailNotValidError, validate_email
+
+from crm.search import fold, normalise_email, search_key
+
+# Most addresses are plain ASCII; those are checked with this pattern, the rest (and anything
+# it refuses) by email-validator, which also gives the reason.
+_PLAIN_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+_SPECIAL_TLDS = {"test", "local", "localhost", "invalid", "example", "onion", "arpa", "internal"}
+
+LANGUAGE_WORDS: dict[str, str] = {
+    **{w: "sq" for w in ("sq", "al", "alb", "shqip", "shqipe", "albanian", "albanski")},
+    **{w: "en" for w in ("en", "eng", "english", "anglisht", "engleski")},
+    **{w: "sr-Latn" for w in ("sr", "sr-latn", "srb", "serbian", "srpski", "serbisht")},
+    **{w: "sr-Cyrl" for w in ("sr-cyrl", "srpski cirilica", "cirilica", "српски", "cyrillic")},
+}
+SALUTATION_WORDS: dict[str, str] = {
+    **{w: "m" for w in ("m", "male", "man", "mr", "mr.", "z.", "zoti", "gospodin", "g.", "musko")},
+    **{w: "f" for w in ("f", "female", "woman", "ms", "ms.", "mrs", "zonja", "znj.", "gospodja")},
+    **{w: "f" for w in ("gda", "gđa", "zensko", "z")},
+}
+YES_WORDS = {"yes", "y", "true", "1", "x", "po", "da", "ja", "✓"}
+SOCIAL_FIELDS = ("x", "linkedin", "facebook", "instagram", "mastodon")
+SplitFn = Callable[[str], list[str]]
+LIMITS = {"given_name": 100, "family_name": 100, "city": 100, "region": 100, "title": 120}
+
+
+class Rejected(Exception):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+@dataclass
+class RowContact:
+    """A contact as one row describes it, checked and normalised."""
+
+    row_number: int
+    given_name: str
+    family_name: str
+    emails: list[str] = field(default_factory=list)  # as written, valid, no duplicates
+    normalised: list[str] = field(default_factory=list)  # the same, normalised
+    phones: list[str] = field(default_factory=list)
+    outlet: str = ""
+    title: str = ""
+    beats: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    preferred_language: str | None = None
+    salutation: str | None = None
+    city: str = ""
+    region: str = ""
+    notes: str = ""
+    social: dict[str, str] = field(default_factory=dict)
+    do_not_contact: bool = False
+    # Set by the import: the contact this row was written to, and whether it updates one.
+    contact_id: int | None = None
+    update_only: bool = False
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+    @property
+    def name_key(self) -> str:
+        return fold(self.full_name)
+
+    @property
+    def sort_key(self) -> str:
+        key = search_key(self.family_name or self.given_name, self.given_name)
+        return key.split(" | ")[0][:200]
+
+
+def check_email(value: str) -> str:
+    """The address if it is valid; Rejected with email-validator's reason if not."""
+    if _PLAIN_EMAIL.fullmatch(value) and value.rsplit(".", 1)[-1].lower() not in _SPECIAL_TLDS:
+        return value
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise Rejected("emails", f"“{value[:80]}” is not a valid email address: {exc}") from None
+
+
+def split_name(full: str) -> tuple[str, str]:
+    """ "Krasniqi, Arben" → (Arben, Krasniqi); "Arben Krasniqi" → (Arben, Krasniqi)."""
+    full = " ".join(full.split())
+    if "," in full:
+        family, _, given = full.partition(",")
+        return given.strip(), family.strip()
+    if " " in full:
+        given, _, family = full.rpartition(" ")
+        return given, family
+    return full, ""
+
+
+def _one(values: dict[str, list[str]], key: str) -> str:
+    return " ".join(v.strip() for v in values.get(key, ()) if v.strip())
+
+
+def unprotect(values: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Undo the apostrophe that exports put before a cell starting with = + - @ (so that
+    spreadsheets do not run it), so that an exported file imports back as it was."""
+    return {
+        k: [v[1:] if v[:1] == "'" and v[1:2] in ("=", "+", "-", "@", "\t", "\r") else v for v in vs]
+        for k, vs in values.items()
+    }
+
+
+def language_code(word: str) -> str | None:
+    """sq, en, sr-Latn or sr-Cyrl for the ways people write them; None for anything else."""
+    if not word.strip():
+        return None
+    return LANGUAGE_WORDS.get(word.strip().lower()) or LANGUAGE_WORDS.get(fold(word))
+
+
+def build(row_number: int, values: dict[str, list[str]], split: SplitFn) -> RowContact:
+    """The contact a row describes. `values` maps import fields to the row's cells for them
+    (several for multi-valued fields); `split` splits one cell into several values."""
+    values = unprotect(values)
+    given, family = _one(values, "given_name"), _one(values, "family_name")
+    if not given and not family:
+        given, family = split_name(_one(values, "full_name"))
+    if not given and family:
+        given, family = family, ""
+    if not given:
+        raise Rejected("given_name", "The row has no name.")
+    contact = RowContact(row_number, given, family)
+    for key, limit in LIMITS.items():
+        text = given if key == "given_name" else family if key == "family_name" else None
+        text = text if text is not None else _one(values, key)
+        if len(text) > limit:
+            raise Rejected(key, f"Longer than {limit} characters.")
+        if key in ("city", "region", "title"):
+            setattr(contact, key, text)
+    for cell in values.get("emails", ()):
+        for address in split(cell):
+            address = check_email(address.strip().strip("<>").removeprefix("mailto:"))
+            norm = normalise_email(address)
+            if norm not in contact.normalised:
+                contact.emails.append(address)
+                contact.normalised.append(norm)
+    if len(contact.emails) > 10:
+        raise Rejected("emails", "More than 10 email addresses.")
+    for cell in values.get("phones", ()):
+        for phone in split(cell):
+            phone = phone.strip()
+            if len(phone) > 40:
+                raise Rejected("phones", f"“{phone[:40]}…” is too long for a phone number.")
+            if len(phone) >= 3 and phone not in contact.phones:
+                contact.phones.append(phone)
+    outlets = [o for cell in values.get("outlet", ()) for o in split(cell) if o.strip()]
+    contact.outlet = outlets[0].strip()[:200] if outlets else ""
+    contact.beats = _unique(b.strip()[:120] for c in values.get("beats", ()) for b in split(c))
+    tags = _unique(t.strip().lower() for c in values.get("tags", ()) for t in split(c))
+    if any(len(t) > 60 for t in tags):
+        raise Rejected("tags", "A tag is longer than 60 characters.")
+    contact.tags = tags
+    # Languages Beatbook does not write in (Outlook's "French", say) are left out, not refused.
+    languages = [w for c in values.get("languages", ()) for w in split(c) if w.strip()]
+    contact.languages = _unique(code for w in languages if (code := language_code(w)))
+    preferred = language_code(_one(values, "preferred_language"))
+    if preferred:
+        contact.preferred_language = preferred
+    salutation = _one(values, "salutation")
+    if salutation:
+        word = fold(salutation)
+        contact.salutation = SALUTATION_WORDS.get(
+            word, SALUTATION_WORDS.get(word.rstrip("."), "neutral")
+        )
+    contact.notes = "\n".join(v.strip() for v in values.get("notes", ()) if v.strip())[:20_000]
+    for key in SOCIAL_FIELDS:
+        handle = _one(values, key)
+        if handle:
+            contact.social[key] = handle[:300]
+    dnc = _one(values, "do_not_contact")
+    contact.do_not_contact = bool(dnc) and fold(dnc) in YES_WORDS
+    return contact
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return [x for x in dict.fromkeys(items) if x]
