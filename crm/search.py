@@ -20,10 +20,26 @@ _CYRILLIC_TABLE = str.maketrans(_CYRILLIC)
 _NON_WORD = re.compile(r"[^a-z0-9@.+_-]+")
 
 
+def _strip_marks(text: str) -> str:
+    """Decomposed (NFKD), without the combining marks: ë → e, ç → c, š → s."""
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+# The same, precomputed for each Latin letter with diacritics. NFKD decomposes letter by letter,
+# so translating with this table gives what `_strip_marks` gives, several times faster; text it
+# leaves non-ASCII (other scripts, loose combining marks) still goes through `_strip_marks`.
+_LATIN_TABLE = str.maketrans(
+    {chr(c): _strip_marks(chr(c)) for c in (*range(0xA0, 0x250), *range(0x1E00, 0x1F00))}
+)
+
+
 def _fold(text: str, dj: str) -> str:
     text = text.lower().translate(_CYRILLIC_TABLE).replace("đ", dj)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    if not text.isascii():
+        text = text.translate(_LATIN_TABLE)
+        if not text.isascii():
+            text = _strip_marks(text)
     return _NON_WORD.sub(" ", text).strip()
 
 

@@ -376,3 +376,16 @@ async def test_the_api_imports_a_file_with_the_guessed_mapping(
         "/api/v1/imports", headers=headers, files={"file": ("c.csv", b"", "text/csv")}
     )
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "file"]
+
+
+async def test_vcards_from_a_phone_import_through_the_same_pipeline(
+    session: AsyncSession, settings: Settings, world: World
+) -> None:
+    data = (Path(__file__).parent / "fixtures" / "vcard" / "iphone-3.0.vcf").read_bytes()
+    batch = await _import(session, settings, world.editor, data, filename="Contacts.vcf")
+    assert batch.file_format == "vcf" and batch.total_rows == data.count(b"BEGIN:VCARD")
+    assert batch.counts["imported"] == batch.total_rows
+    emails = await _count(session, ContactEmail, ContactEmail.org_id == world.editor.org_id)
+    assert emails >= batch.total_rows
+    again = await _import(session, settings, world.editor, data, filename="Contacts.vcf")
+    assert again.counts.get("skipped") == batch.total_rows
