@@ -38,6 +38,7 @@ SALUTATION_WORDS: dict[str, str] = {
 }
 YES_WORDS = {"yes", "y", "true", "1", "x", "po", "da", "ja", "✓"}
 SOCIAL_FIELDS = ("x", "linkedin", "facebook", "instagram", "mastodon")
+_PROTECTED = ("=", "+", "-", "@", "\t", "\r")
 SplitFn = Callable[[str], list[str]]
 LIMITS = {"given_name": 100, "family_name": 100, "city": 100, "region": 100, "title": 120}
 
@@ -114,16 +115,21 @@ def split_name(full: str) -> tuple[str, str]:
 
 
 def _one(values: dict[str, list[str]], key: str) -> str:
-    return " ".join(v.strip() for v in values.get(key, ()) if v.strip())
+    cells = values.get(key)
+    if not cells:
+        return ""
+    if len(cells) == 1:
+        return cells[0].strip()
+    return " ".join(v.strip() for v in cells if v.strip())
 
 
 def unprotect(values: dict[str, list[str]]) -> dict[str, list[str]]:
     """Undo the apostrophe that exports put before a cell starting with = + - @ (so that
     spreadsheets do not run it), so that an exported file imports back as it was."""
-    return {
-        k: [v[1:] if v[:1] == "'" and v[1:2] in ("=", "+", "-", "@", "\t", "\r") else v for v in vs]
-        for k, vs in values.items()
-    }
+    for key, cells in values.items():
+        if any(v[:1] == "'" for v in cells):
+            values[key] = [v[1:] if v[:1] == "'" and v[1:2] in _PROTECTED else v for v in cells]
+    return values
 
 
 def language_code(word: str) -> str | None:

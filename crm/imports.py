@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import audit, jobs, privacy
+from crm import audit, bulk, jobs, privacy
 from crm.accounts import Actor
 from crm.contacts import refresh_search_text
 from crm.duplicates import Candidate, likely_matches
@@ -537,8 +537,7 @@ class _Run:
             }
             for o in outcomes
         ]
-        if rows:
-            await self.session.execute(insert(ImportRow.__table__), rows)  # type: ignore[arg-type]
+        await bulk.insert_rows(self.session, ImportRow, rows)
 
     async def _ensure_outlets_and_beats(self, contacts: list[RowContact]) -> None:
         for c in contacts:
@@ -598,16 +597,7 @@ class _Run:
             }
             for c in contacts
         ]
-        table = Contact.__table__
-        if self.session.bind.dialect.name == "sqlite":
-            # SQLite cannot return rows in parameter order in one statement, and SQLAlchemy
-            # would then insert row by row. It numbers new rows one above the largest rowid,
-            # in the order of the VALUES, so the ids in ascending order are the rows' ids.
-            stmt = insert(table).returning(table.c.id)  # type: ignore[arg-type]
-            ids = sorted((await self.session.execute(stmt, values)).scalars())
-        else:
-            stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)  # type: ignore[arg-type]
-            ids = list((await self.session.execute(stmt, values)).scalars())
+        ids = await bulk.insert_returning_ids(self.session, Contact, values)
         for c, cid in zip(contacts, ids, strict=True):
             c.contact_id = cid
         await self._insert_children(contacts)
@@ -647,9 +637,7 @@ class _Run:
             (ContactTag, tags),
             (Interaction, timeline),
         ):
-            if rows:
-                # Core inserts of plain rows: the ORM's bulk path costs more than the database.
-                await self.session.execute(insert(table.__table__), rows)  # type: ignore[attr-defined]
+            await bulk.insert_rows(self.session, table, rows)
 
     async def _update(self, c: RowContact) -> None:
         """Add what the row knows to an existing contact: empty fields filled, lists added

@@ -52,6 +52,9 @@ def search_key(*parts: str | None) -> str:
     """What is stored for searching: the folded text, and its `đ` → `d` spelling if different."""
     text = " ".join(p for p in parts if p)
     primary = fold(text)
+    lowered = text.lower()
+    if "đ" not in lowered and "ђ" not in lowered:  # the only letters the spellings differ on
+        return primary
     variant = _fold(text, "d")
     return primary if variant == primary else f"{primary} | {variant}"
 

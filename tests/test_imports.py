@@ -389,3 +389,16 @@ async def test_vcards_from_a_phone_import_through_the_same_pipeline(
     assert emails >= batch.total_rows
     again = await _import(session, settings, world.editor, data, filename="Contacts.vcf")
     assert again.counts.get("skipped") == batch.total_rows
+
+
+async def test_an_exported_file_imports_back_without_the_formula_guards(
+    session: AsyncSession, settings: Settings, world: World
+) -> None:
+    data = _csv(
+        [["Arben Krasniqi", "arben@koha.example.net", "'+383 44 111 222", "'@arben_k"]],
+        header=["Name", "Email", "Phone", "X"],
+    )
+    batch = await _import(session, settings, world.editor, data)
+    assert batch.counts["imported"] == 1
+    contact = (await session.execute(select(Contact))).scalar_one()
+    assert contact.phones == ["+383 44 111 222"] and contact.social == {"x": "@arben_k"}

@@ -99,3 +99,6 @@ def test_the_fast_fold_agrees_with_the_full_unicode_fold() -> None:
     for text in samples:
         for dj in ("dj", "d"):
             assert search._fold(text, dj) == reference(text, dj), repr(text)
+        primary, variant = reference(text, "dj"), reference(text, "d")
+        expected = primary if primary == variant else f"{primary} | {variant}"
+        assert search.search_key(text) == expected, repr(text)
