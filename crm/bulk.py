@@ -10,6 +10,7 @@ transaction, which is what SQLite itself would do.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.models.base import UTCDateTime
 
 
+@functools.lru_cache(maxsize=256)  # an import stamps thousands of rows with one time
 def _sqlite_time(value: datetime | None) -> str | None:
     if value is None:
         return None
@@ -30,6 +32,14 @@ def _sqlite_time(value: datetime | None) -> str | None:
 
 
 def _sqlite_json(value: Any) -> str:
+    if not value:  # most lists and dicts of an import are empty
+        return (
+            "[]"
+            if isinstance(value, list)
+            else "{}"
+            if isinstance(value, dict)
+            else json.dumps(value)
+        )
     return json.dumps(value)
 
 
@@ -60,10 +70,13 @@ async def insert_rows(session: AsyncSession, model: Any, rows: Sequence[dict[str
         await session.execute(insert(table), list(rows))
         return
     names = list(rows[0])
-    converters = [(n, _converter(table.c[n])) for n in names]
-    values = [
-        tuple(row[n] if conv is None else conv(row[n]) for n, conv in converters) for row in rows
-    ]
+    convert = [(i, c) for i, n in enumerate(names) if (c := _converter(table.c[n]))]
+    values = []
+    for row in rows:
+        value = list(row.values())  # every row is built with the same keys, in one order
+        for i, conv in convert:
+            value[i] = conv(value[i])
+        values.append(tuple(value))
     columns = ", ".join(f'"{n}"' for n in names)
     marks = ", ".join("?" for _ in names)
     sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'  # noqa: S608 (names from the models)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import itertools
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -317,6 +318,34 @@ class Outcome:
 
 
 @dataclass
+class Chunk:
+    """Rows of the file read and checked, before anything is looked up or written."""
+
+    last_row: int
+    rejected: list[Outcome]
+    contacts: list[RowContact]
+
+
+def read_chunk(rows: Iterator[Record]) -> Chunk | None:
+    """The next CHUNK rows, each built into a contact or rejected: the work on the file alone,
+    before anything is looked up or written."""
+    records = list(itertools.islice(rows, CHUNK))
+    if not records:
+        return None
+    rejected: list[Outcome] = []
+    contacts: list[RowContact] = []
+    for number, values in records:
+        if "_error" in values:
+            rejected.append(Outcome(number, "rejected", "card", values["_error"][0][:300]))
+            continue
+        try:
+            contacts.append(build(number, values, split))
+        except Rejected as exc:
+            rejected.append(Outcome(number, "rejected", exc.field, exc.reason[:300]))
+    return Chunk(records[-1][0], rejected, contacts)
+
+
+@dataclass
 class _Run:
     session: AsyncSession
     settings: Settings
@@ -360,18 +389,9 @@ class _Run:
 
     # -- deciding ---------------------------------------------------------------------------
 
-    async def decide(self, records: list[Record]) -> tuple[list[Outcome], list[RowContact]]:
+    async def decide(self, chunk: Chunk) -> tuple[list[Outcome], list[RowContact]]:
         """Each row's outcome, and the contacts to create; updates are applied in `write`."""
-        outcomes: list[Outcome] = []
-        contacts: list[RowContact] = []
-        for number, values in records:
-            if "_error" in values:
-                outcomes.append(Outcome(number, "rejected", "card", values["_error"][0][:300]))
-                continue
-            try:
-                contacts.append(build(number, values, split))
-            except Rejected as exc:
-                outcomes.append(Outcome(number, "rejected", exc.field, exc.reason[:300]))
+        outcomes, contacts = list(chunk.rejected), chunk.contacts
         emails = {e for c in contacts for e in c.normalised}
         existing = await self._existing_emails(emails)
         suppressed = await privacy.suppressed(self.session, self.settings, self.org_id, emails)
@@ -786,13 +806,12 @@ async def run_import(
     if not dry_run:
         run.counts = {k: int(v) for k, v in batch.counts.items() if isinstance(v, int)}
         batch.status = "running"
-    chunk: list[Record] = []
 
-    async def flush(chunk: list[Record]) -> None:
+    async def flush(chunk: Chunk) -> None:
         outcomes, contacts = await run.decide(chunk)
         run.tally(outcomes)
         if dry_run:  # nothing of a dry run is written but its counts
-            batch.counts = {"dry_run": {"status": "running", "rows_done": chunk[-1][0],
+            batch.counts = {"dry_run": {"status": "running", "rows_done": chunk.last_row,
                                         **run.counts}}  # fmt: skip
             run.settle()
             session.add(batch)
@@ -800,21 +819,15 @@ async def run_import(
             return
         await run.write(outcomes, contacts)
         run.settle()
-        batch.next_row = chunk[-1][0] + 1
+        batch.next_row = chunk.last_row + 1
         batch.counts = dict(run.counts) | {"new_outlets": run.new_outlets[:50]}
         session.add(batch)
         await session.commit()
         if progress is not None:
             progress(batch)
 
-    for record in source.records(mapping_of(batch)):
-        if record[0] < start_row:
-            continue
-        chunk.append(record)
-        if len(chunk) >= CHUNK:
-            await flush(chunk)
-            chunk = []
-    if chunk:
+    rows = (r for r in source.records(mapping_of(batch)) if r[0] >= start_row)
+    while (chunk := read_chunk(rows)) is not None:
         await flush(chunk)
     batch = await session.get(ImportBatch, batch_id, populate_existing=True)  # type: ignore[assignment]
     assert batch is not None

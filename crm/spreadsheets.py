@@ -631,13 +631,15 @@ def guess_mapping(headers: list[str]) -> dict[int, str]:
 
 
 _SPLIT = re.compile(r"\s*(?:[\r\n;,]|:::)\s*")
+_HAS_SEPARATOR = re.compile(r"[\r\n;,]|:::")
 
 
 def split_values(cell: str) -> list[str]:
     """Several values typed in one cell: "a@x.org; b@y.org", "a@x.org, b@y.org", one per line,
     Google's "a@x.org ::: b@y.org", or addresses separated by spaces only."""
     values: list[str] = []
-    for part in _SPLIT.split(cell):
+    parts = _SPLIT.split(cell) if _HAS_SEPARATOR.search(cell) else (cell,)
+    for part in parts:
         part = part.strip()
         words = part.split()
         if len(words) > 1 and all("@" in w for w in words):
