@@ -180,7 +180,7 @@ async def authenticate(
         ok = await asyncio.to_thread(_hasher.verify, password, user.password_hash)
     else:
         # Spend the same time on unknown addresses so they cannot be told apart.
-        await asyncio.to_thread(_hasher.verify, password, _DUMMY_HASH)
+        await asyncio.to_thread(_hasher.verify, password, _dummy_hash())
     if ok:
         await session.execute(delete(LoginFailure).where(LoginFailure.key == keys[0]))
         await session.commit()
@@ -193,7 +193,11 @@ async def authenticate(
     return None
 
 
-_DUMMY_HASH = _hasher.hash("not a real password, only for timing")
+@functools.cache
+def _dummy_hash() -> str:
+    """Made on first use, not at import: Argon2 takes 64 MB for a moment, which every
+    process importing this module (the CLI, the worker) would otherwise pay."""
+    return _hasher.hash("not a real password, only for timing")
 
 
 async def start_session(
