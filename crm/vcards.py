@@ -129,7 +129,7 @@ def _records(text: str) -> Iterator[tuple[int, dict[str, list[str]]]]:
             continue
         try:
             yield number, _record(_props(card, start))
-        except (VObjectError, ValueError, LookupError) as exc:
+        except Exception as exc:  # vobject raises TypeError too, on odd parameters
             yield number, {"_error": [f"This card could not be read: {_reason(exc)}"]}
 
 

@@ -402,3 +402,17 @@ async def test_an_exported_file_imports_back_without_the_formula_guards(
     assert batch.counts["imported"] == 1
     contact = (await session.execute(select(Contact))).scalar_one()
     assert contact.phones == ["+383 44 111 222"] and contact.social == {"x": "@arben_k"}
+
+
+async def test_imported_contacts_never_get_the_id_of_a_deleted_one(
+    session: AsyncSession, settings: Settings, world: World
+) -> None:
+    from crm.contacts import delete_contact
+
+    gone = await create_contact(session, world.editor, ContactIn(given_name="Merged Away"))
+    gone_id = gone.id
+    await delete_contact(session, world.editor, gone_id or 0)
+    batch = await _import(session, settings, world.editor, _csv([["Arta Hoxha", "", "", ""]]))
+    assert batch.id is not None
+    row = (await _outcomes(session, batch.id))[2]
+    assert row.contact_id is not None and gone_id is not None and row.contact_id > gone_id

@@ -16,6 +16,12 @@ target_metadata = SQLModel.metadata
 
 
 def _configure(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Batch mode rebuilds a table by dropping the old one; with foreign keys on, SQLite
+        # would delete every row that refers to it (ON DELETE CASCADE) on the way.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()  # end the transaction the pragma began, so Alembic owns its own
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -24,6 +30,12 @@ def _configure(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+    if sqlite:
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"migration left rows with broken references: {broken[:5]}")
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
 
 
 async def _run_async() -> None:

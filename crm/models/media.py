@@ -50,6 +50,9 @@ class Contact(SQLModel, table=True):
         Index("ix_contact_org_sort_search", "org_id", "sort_key", "search_text"),
         Index("ix_contact_org_last", "org_id", "last_interaction_at"),
         Index("ix_contact_org_region", "org_id", "region"),
+        # On SQLite, never reuse the id of a deleted or merged contact: its audit history
+        # refers to it by id, and must not become a newcomer's history.
+        {"sqlite_autoincrement": True},
     )
     id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organisation.id", ondelete="CASCADE")
