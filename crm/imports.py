@@ -13,6 +13,7 @@ like an existing contact by name and outlet are imported and flagged, never merg
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import functools
 import io
@@ -169,7 +170,10 @@ async def upload(
             {"file": f"The file is {len(data) / 1e6:.1f} MB; at most "
              f"{settings.import_max_bytes / 1e6:.0f} MB can be imported at once."}
         )  # fmt: skip
-    source = open_source(data, filename, settings=settings, encoding=encoding)
+    # Reading a big workbook takes seconds: not on the event loop.
+    source = await asyncio.to_thread(
+        open_source, data, filename, settings=settings, encoding=encoding
+    )
     batch = ImportBatch(
         org_id=actor.org_id,
         user_id=actor.user_id,
@@ -210,7 +214,8 @@ async def open_batch(session: AsyncSession, settings: Settings, batch: ImportBat
     stored = await session.get(ImportFile, batch.id)
     if stored is None:
         raise InvalidInput({"file": "The file of this import is no longer kept."})
-    return open_source(
+    return await asyncio.to_thread(
+        open_source,
         stored.content,
         batch.filename,
         settings=settings,
@@ -232,8 +237,7 @@ async def save_settings(
     """The officer's column mapping, duplicate rule and (optionally) encoding."""
     actor.require_write()
     batch = await get_batch(session, actor, batch_id)
-    if batch.status != "uploaded":
-        raise InvalidInput({"file": "This import has already run."})
+    _check_idle(batch)
     errors: dict[str, str] = {}
     if on_duplicate not in ON_DUPLICATE:
         errors["on_duplicate"] = "Choose update, skip or create."
@@ -272,12 +276,19 @@ async def save_settings(
     return batch
 
 
+def _check_idle(batch: ImportBatch) -> None:
+    """Settings change and jobs start only while nothing runs on the batch."""
+    if batch.status != "uploaded":
+        raise InvalidInput({"file": "This import has already run."})
+    if (batch.counts.get("dry_run") or {}).get("status") in ("queued", "running"):
+        raise InvalidInput({"file": "The file is being checked; wait until the check is done."})
+
+
 async def start(session: AsyncSession, actor: Actor, batch_id: int, *, dry_run: bool) -> Job:
     """Queue the dry run or the import itself; it runs in the job worker."""
     actor.require_write()
     batch = await get_batch(session, actor, batch_id)
-    if batch.status != "uploaded":
-        raise InvalidInput({"file": "This import has already run."})
+    _check_idle(batch)
     job = await jobs.enqueue(
         session,
         "import.contacts",
@@ -393,7 +404,7 @@ class _Run:
         """Each row's outcome, and the contacts to create; updates are applied in `write`."""
         outcomes, contacts = list(chunk.rejected), chunk.contacts
         emails = {e for c in contacts for e in c.normalised}
-        existing = await self._existing_emails(emails)
+        existing, existing_dnc = await self._existing_emails(emails)
         suppressed = await privacy.suppressed(self.session, self.settings, self.org_id, emails)
         same_name = await self._existing_names([c for c in contacts if not c.emails])
         create: list[RowContact] = []
@@ -418,7 +429,14 @@ class _Run:
                 elif target > 0:
                     c.contact_id, c.update_only = target, True
                     create.append(c)
+                for e in c.normalised:  # a later row with one of these goes to the same contact
+                    if e not in self.by_email:
+                        self.by_email[e] = target
+                        self.pending.append(("email", e))
                 continue
+            if target is not None and self._do_not_contact(target, existing_dnc):
+                # "Create anyway" makes a second contact, never one that may be mailed.
+                c.do_not_contact = True
             outcome = Outcome(c.row_number, "imported", contact=c)
             outcomes.append(outcome)
             create.append(c)
@@ -473,19 +491,31 @@ class _Run:
                     self.by_name[key] = (row, outlet, c.contact_id or -c.row_number)
         self.pending.clear()
 
-    async def _existing_emails(self, emails: set[str]) -> dict[str, int]:
+    async def _existing_emails(self, emails: set[str]) -> tuple[dict[str, int], set[int]]:
+        """Existing contacts by normalised email, and which of them are do-not-contact."""
         found: dict[str, int] = {}
+        blocked: set[int] = set()
         items = sorted(emails)
         for i in range(0, len(items), 500):
             rows = await self.session.execute(
-                select(ContactEmail.normalised, ContactEmail.contact_id).where(
+                select(ContactEmail.normalised, ContactEmail.contact_id, Contact.do_not_contact)
+                .join(Contact, Contact.id == ContactEmail.contact_id)
+                .where(
                     ContactEmail.org_id == self.org_id,
                     ContactEmail.normalised.in_(items[i : i + 500]),
                 )
             )
-            for norm, cid in rows:
+            for norm, cid, dnc in rows:
                 found.setdefault(norm, cid)
-        return found
+                if dnc:
+                    blocked.add(cid)
+        return found, blocked
+
+    @staticmethod
+    def _do_not_contact(target: RowContact | int, existing_dnc: set[int]) -> bool:
+        if isinstance(target, RowContact):
+            return target.do_not_contact
+        return target in existing_dnc
 
     async def _existing_names(self, contacts: list[RowContact]) -> dict[int, int]:
         """Rows without an email whose name and current outlet match an existing contact."""
@@ -670,7 +700,8 @@ class _Run:
                 setattr(contact, key, getattr(c, key))
         if c.salutation and contact.salutation == "neutral":
             contact.salutation = c.salutation
-        if c.preferred_language:
+        if c.preferred_language and not contact.languages:
+            # A contact's language is only filled in when we knew none of theirs.
             contact.preferred_language = c.preferred_language
         contact.languages = list(dict.fromkeys([*contact.languages, *c.languages]))
         contact.phones = list(dict.fromkeys([*contact.phones, *c.phones]))
@@ -852,16 +883,35 @@ async def run_import(
 async def _import_job(session: AsyncSession, job: Job, settings: Settings) -> None:
     batch_id = int(job.payload["batch_id"])
     dry_run = bool(job.payload.get("dry_run"))
+    batch = await session.get(ImportBatch, batch_id)
+    if batch is None or (dry_run and batch.status != "uploaded"):
+        return  # gone, or imported for real meanwhile: a dry run has nothing left to say
+    job_id = job.id
+
+    def keep_lease(_: ImportBatch) -> None:
+        # Each chunk commits; the lease goes with it, so no other worker takes the job over.
+        job.lease_until = datetime.now(UTC) + jobs.LEASE
+        session.add(job)
+
     try:
-        batch = await run_import(session, settings, batch_id, dry_run=dry_run)
-    except InvalidInput as exc:  # the stored file went missing or unreadable: no retry helps
+        batch = await run_import(session, settings, batch_id, dry_run=dry_run, progress=keep_lease)
+    except Exception as exc:
+        # An unreadable file will not read better later; anything else is retried, and the
+        # batch is marked failed once the job has used its last attempt.
+        final = isinstance(exc, InvalidInput) or job.attempts >= job.max_attempts
         await session.rollback()
         failed = await session.get(ImportBatch, batch_id)
-        if failed is not None:
-            failed.status, failed.error = "failed", str(exc)
+        if final and failed is not None and failed.status != "done":
+            if dry_run:
+                failed.counts = {"dry_run": {"status": "failed", "error": str(exc)[:300]}}
+            else:
+                failed.status, failed.error = "failed", str(exc)[:1000]
             session.add(failed)
             await session.commit()
-        return
+        if isinstance(exc, InvalidInput):
+            return
+        await session.get(Job, job_id)  # the runner records the failure on the job
+        raise
     job.progress = {"batch_id": batch_id, "rows": batch.total_rows}
 
 

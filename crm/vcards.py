@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from charset_normalizer import from_bytes
-from vobject.base import ParseError, VObjectError, getLogicalLines, textLineToContentLine
+from vobject.base import ParseError, getLogicalLines, textLineToContentLine
 
 VERSIONS = ("3.0", "4.0")
 SOCIAL_KEYS = ("x", "linkedin", "facebook", "instagram", "mastodon")

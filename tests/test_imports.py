@@ -416,3 +416,51 @@ async def test_imported_contacts_never_get_the_id_of_a_deleted_one(
     assert batch.id is not None
     row = (await _outcomes(session, batch.id))[2]
     assert row.contact_id is not None and gone_id is not None and row.contact_id > gone_id
+
+
+async def test_update_mode_sends_a_later_row_to_the_contact_an_earlier_row_updated(
+    session: AsyncSession, settings: Settings, world: World
+) -> None:
+    await create_contact(
+        session, world.editor,
+        ContactIn(given_name="Arben", family_name="Krasniqi", emails=["a@koha.example.net"]),
+    )  # fmt: skip
+    rows = [
+        ["Arben Krasniqi", "a@koha.example.net; b@koha.example.net", "Koha", ""],
+        ["Arben Krasniqi", "b@koha.example.net", "Koha", ""],
+    ]
+    batch = await _import(session, settings, world.editor, _csv(rows), on_duplicate="update")
+    assert batch.counts.get("updated") == 2 and "imported" not in batch.counts
+    assert await _count(session, Contact) == 1
+
+
+async def test_create_anyway_never_makes_a_mailable_copy_of_a_do_not_contact(
+    session: AsyncSession, settings: Settings, world: World
+) -> None:
+    await create_contact(
+        session, world.editor,
+        ContactIn(given_name="Arben", family_name="Krasniqi", emails=["a@koha.example.net"],
+                  do_not_contact=True, do_not_contact_reason="Objected"),
+    )  # fmt: skip
+    data = _csv([["Arben Krasniqi", "a@koha.example.net", "Koha", ""]])
+    batch = await _import(session, settings, world.editor, data, on_duplicate="create")
+    assert batch.counts.get("imported") == 1
+    flags = (await session.execute(select(Contact.do_not_contact))).scalars().all()
+    assert flags == [True, True]
+
+
+async def test_a_dry_run_in_progress_blocks_the_import_and_changes(
+    session: AsyncSession, settings: Settings, world: World
+) -> None:
+    batch = await imports.upload(
+        session, world.editor, settings, filename="a.csv", data=_csv([["Arta Hoxha", "", "", ""]])
+    )
+    assert batch.id is not None
+    await imports.start(session, world.editor, batch.id, dry_run=True)
+    with pytest.raises(InvalidInput):
+        await imports.start(session, world.editor, batch.id, dry_run=False)
+    with pytest.raises(InvalidInput):
+        await imports.save_settings(
+            session, world.editor, settings, batch.id, mapping={0: "full_name"},
+            on_duplicate="update",
+        )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -97,7 +98,12 @@ async def import_upload(
 
 
 async def _detail_context(
-    session: SessionDep, auth: CurrentAuth, settings: SettingsDep, batch: ImportBatch
+    session: SessionDep,
+    auth: CurrentAuth,
+    settings: SettingsDep,
+    batch: ImportBatch,
+    *,
+    preview: bool = True,
 ) -> dict[str, Any]:
     ctx: dict[str, Any] = {
         "batch": batch,
@@ -107,7 +113,7 @@ async def _detail_context(
         "dry": batch.counts.get("dry_run") or {},
         "errors": {},
     }
-    if batch.status == "uploaded":
+    if batch.status == "uploaded" and preview:
         try:
             source = await imports.open_batch(session, settings, batch)
         except InvalidInput as exc:
@@ -138,7 +144,7 @@ async def import_progress(
 ) -> Response:
     """The progress block alone, which the page polls while a job runs."""
     batch = await imports.get_batch(session, auth.actor, batch_id)
-    ctx = await _detail_context(session, auth, settings, batch)
+    ctx = await _detail_context(session, auth, settings, batch, preview=False)
     return render(request, "imports/detail.html", ctx, block="progress")
 
 
@@ -150,8 +156,9 @@ async def import_settings(
     form = await request.form(max_fields=600)
     mapping: dict[int, str] = {}
     for key, value in form.items():
-        if key.startswith("col-") and isinstance(value, str) and key[4:].isdigit():
-            mapping[int(key[4:])] = value
+        column = re.fullmatch(r"col-([0-9]{1,4})", key)
+        if column and isinstance(value, str):
+            mapping[int(column.group(1))] = value
     action = str(form.get("action", "dry_run"))
     try:
         await imports.save_settings(
