@@ -35,6 +35,7 @@ from crm.models import (
     ContactEmail,
     DataRequest,
     ImportBatch,
+    ImportFile,
     ImportRow,
     Interaction,
     Organisation,
@@ -47,6 +48,7 @@ from crm.settings import Settings
 
 REQUEST_DAYS = 7  # how long a confirmation link works
 REQUESTS_PER_DAY = 3  # unconfirmed requests per address and organisation
+UNCONFIRMED_PER_HOUR = 30  # unconfirmed requests per organisation
 ERASED_REASON = "Details removed when the contact was erased."
 _SAFE_AUDIT_KEYS = ("fields", "kind")  # names of things, never a person's data
 
@@ -324,6 +326,34 @@ async def _scrub_import_rows(
             session.add(row)
 
 
+async def _scrub_import_files(session: AsyncSession, org_id: int, emails: list[str]) -> None:
+    """Uploads not imported yet keep the file as sent, and a dry run's report quotes rows:
+    a file holding one of the addresses is deleted (that import cannot run any more), and
+    dry-run problems naming one are dropped."""
+    if not emails:
+        return
+    batches = (
+        await session.execute(
+            select(ImportBatch).where(
+                ImportBatch.org_id == org_id, ImportBatch.status.in_(("uploaded", "failed"))
+            )
+        )
+    ).scalars()
+    needles = [e.encode(codec) for e in emails for codec in ("utf-8", "utf-16-le")]
+    for batch in batches:
+        stored = await session.get(ImportFile, batch.id)
+        if stored is not None and any(n in stored.content.lower() for n in needles):
+            await session.delete(stored)
+        dry = dict(batch.counts.get("dry_run") or {})
+        problems = dry.get("problems") or []
+        kept = [
+            p for p in problems if not any(e in str(p.get("reason", "")).lower() for e in emails)
+        ]
+        if len(kept) != len(problems):
+            batch.counts = {**batch.counts, "dry_run": {**dry, "problems": kept}}
+            session.add(batch)
+
+
 async def _erase(session: AsyncSession, actor: Actor, settings: Settings, contact: Contact) -> int:
     """Erase one contact inside the caller's transaction; returns how many addresses it had."""
     cid = contact.id
@@ -349,6 +379,7 @@ async def _erase(session: AsyncSession, actor: Actor, settings: Settings, contac
         quoted.append(contact.full_name)
     await _scrub_audit(session, actor.org_id, cid, interaction_ids, quoted)
     await _scrub_import_rows(session, actor.org_id, cid, quoted)
+    await _scrub_import_files(session, actor.org_id, emails)
     for email in emails:
         await suppress(session, settings, actor.org_id, email, "erased")
     # The contact's emails, roles, beats, tags, list memberships and interactions cascade.
@@ -435,6 +466,17 @@ async def create_request(session: AsyncSession, org_id: int, data: DataRequestIn
     if recent.scalar_one() >= REQUESTS_PER_DAY:
         await session.rollback()
         raise RequestThrottled("too many requests for this address today")
+    # Nor may the form be used to make an organisation mail strangers in bulk.
+    hourly = await session.execute(
+        select(func.count()).where(
+            DataRequest.org_id == org_id,
+            DataRequest.status == "unconfirmed",
+            DataRequest.created_at >= now - timedelta(hours=1),
+        )
+    )
+    if hourly.scalar_one() >= UNCONFIRMED_PER_HOUR:
+        await session.rollback()
+        raise RequestThrottled("too many unconfirmed requests for this organisation this hour")
     # The real token is made when the email is sent; until then nobody can know this one.
     req = DataRequest(
         org_id=org_id,

@@ -464,3 +464,20 @@ async def test_a_dry_run_in_progress_blocks_the_import_and_changes(
             session, world.editor, settings, batch.id, mapping={0: "full_name"},
             on_duplicate="update",
         )  # fmt: skip
+
+
+async def test_erasing_a_contact_also_removes_them_from_waiting_uploads(
+    session: AsyncSession, settings: Settings, world: World
+) -> None:
+    contact = await create_contact(
+        session, world.editor,
+        ContactIn(given_name="Arta", family_name="Hoxha", emails=["arta@koha.example.net"]),
+    )  # fmt: skip
+    data = _csv([["Arta Hoxha", "ARTA@koha.example.net", "Koha", ""]])
+    checked = await _import(session, settings, world.editor, data, dry_run=True)
+    assert checked.id is not None
+    assert "arta@koha.example.net" in str(checked.counts["dry_run"]["problems"])
+    await privacy.erase_contact(session, world.editor, settings, contact.id or 0)
+    await session.refresh(checked)
+    assert await session.get(ImportFile, checked.id) is None
+    assert "arta@koha.example.net" not in str(checked.counts).lower()

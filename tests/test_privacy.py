@@ -682,3 +682,19 @@ async def test_sending_without_an_smtp_server_says_so() -> None:
     message = new_message(settings, to=ADDRESS, subject="Test", text="Hello")
     with pytest.raises(MailNotConfigured, match="BEATBOOK_SMTP_HOST"):
         await send_mail(settings, message)
+
+
+async def test_the_request_form_cannot_make_an_organisation_mail_strangers_in_bulk(
+    session: AsyncSession, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(privacy, "UNCONFIRMED_PER_HOUR", 3)
+    for n in range(3):
+        await privacy.create_request(
+            session, world.owner.org_id,
+            privacy.DataRequestIn(email=f"stranger{n}@example.net", kind="copy"),
+        )  # fmt: skip
+    with pytest.raises(privacy.RequestThrottled):
+        await privacy.create_request(
+            session, world.owner.org_id,
+            privacy.DataRequestIn(email="stranger9@example.net", kind="copy"),
+        )  # fmt: skip
