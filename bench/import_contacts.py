@@ -74,7 +74,12 @@ def make_csv(path: Path, rows: int) -> None:
 
 def fresh_db(path: Path) -> None:
     """A migrated database with the organisation, a user and the demo outlets (cached copy)."""
-    template = OUT / "import-template.db"
+    from alembic.script import ScriptDirectory
+
+    from crm.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    template = OUT / f"import-template-{head}.db"  # made again when the migrations move on
     if not template.exists():
         from crm import demo_landscape as dl
         from crm.migrate import upgrade

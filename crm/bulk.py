@@ -100,10 +100,14 @@ async def insert_returning_ids(
     await connection.exec_driver_sql(f'UPDATE "{table.name}" SET id = id WHERE 0')  # noqa: S608
     last = (await session.execute(select(func.max(table.c.id)))).scalar_one_or_none() or 0
     if table.kwargs.get("sqlite_autoincrement"):  # ids of deleted rows are not used again
-        used = await connection.exec_driver_sql(
-            "SELECT seq FROM sqlite_sequence WHERE name = ?", (table.name,)
+        exists = await connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"
         )
-        last = max(last, used.scalar() or 0)
+        if exists.first() is not None:  # made with the first AUTOINCREMENT table
+            used = await connection.exec_driver_sql(
+                "SELECT seq FROM sqlite_sequence WHERE name = ?", (table.name,)
+            )
+            last = max(last, used.scalar() or 0)
     ids = list(range(last + 1, last + 1 + len(rows)))
     await insert_rows(session, model, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
     return ids
