@@ -23,7 +23,8 @@ _PLAIN_EMAIL = re.compile(
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 )
 # Domains email-validator refuses even when well-formed: those go to it for the reason.
-_SPECIAL = tuple(SPECIAL_USE_DOMAIN_NAMES)
+_SPECIAL = frozenset(SPECIAL_USE_DOMAIN_NAMES)
+_SPECIAL_SUFFIXES = tuple(f".{d}" for d in SPECIAL_USE_DOMAIN_NAMES)
 
 LANGUAGE_WORDS: dict[str, str] = {
     **{w: "sq" for w in ("sq", "al", "alb", "shqip", "shqipe", "albanian", "albanski")},
@@ -81,11 +82,8 @@ class RowContact:
         return f"{self.given_name} {self.family_name}".strip()
 
     @functools.cached_property
-    def name_key(self) -> str:
-        return fold(self.full_name)
-
-    @functools.cached_property
     def sort_key(self) -> str:
+        """Also how rows and contacts are compared by name (family name first, folded)."""
         # What crm.contacts stores: the first half of search_key(family or given, given).
         return fold(f"{self.family_name or self.given_name} {self.given_name}")[:200]
 
@@ -94,7 +92,7 @@ def check_email(value: str) -> str:
     """The address if it is valid; Rejected with email-validator's reason if not."""
     if _PLAIN_EMAIL.fullmatch(value):
         domain = value.rsplit("@", 1)[1].lower()
-        if not any(domain == d or domain.endswith("." + d) for d in _SPECIAL):
+        if domain not in _SPECIAL and not domain.endswith(_SPECIAL_SUFFIXES):
             return value
     try:
         return validate_email(value, check_deliverability=False).normalized

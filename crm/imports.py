@@ -46,6 +46,7 @@ from crm.models import (
     Interaction,
     Job,
     Outlet,
+    Suppression,
 )
 from crm.search import fold as _fold_text
 from crm.search import search_key
@@ -85,11 +86,16 @@ class Source:
             yield from self._cards()
             return
         assert self._rows is not None
+        pairs = sorted(mapping.items())
         for number, cells in self._rows():
             values: dict[str, list[str]] = {}
-            for index, name in mapping.items():
-                if index < len(cells) and cells[index].strip():
-                    values.setdefault(name, []).append(cells[index])
+            width = len(cells)
+            for index, name in pairs:
+                if index < width and (cell := cells[index]) and not cell.isspace():
+                    if name in values:
+                        values[name].append(cell)
+                    else:
+                        values[name] = [cell]
             yield number, values
 
     def preview(self, count: int = PREVIEW_ROWS) -> list[list[str]]:
@@ -372,6 +378,8 @@ class _Run:
     new_outlets: list[str] = field(default_factory=list)
     pending: list[tuple[str, str]] = field(default_factory=list)
     existing_up_to: int | None = None
+    any_suppressed: bool = True
+    from_start: bool = True  # False when a run carries on after a crash
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -385,6 +393,10 @@ class _Run:
             select(func.max(Contact.id)).where(Contact.org_id == self.org_id)
         )
         self.existing_up_to = last.scalar_one_or_none()
+        any_suppressed = await self.session.execute(
+            select(Suppression.id).where(Suppression.org_id == self.org_id).limit(1)
+        )
+        self.any_suppressed = any_suppressed.first() is not None
         outlets = await self.session.execute(
             select(Outlet.id, Outlet.name).where(Outlet.org_id == self.org_id)
         )
@@ -404,9 +416,17 @@ class _Run:
         """Each row's outcome, and the contacts to create; updates are applied in `write`."""
         outcomes, contacts = list(chunk.rejected), chunk.contacts
         emails = {e for c in contacts for e in c.normalised}
-        existing, existing_dnc = await self._existing_emails(emails)
-        suppressed = await privacy.suppressed(self.session, self.settings, self.org_id, emails)
-        same_name = await self._existing_names([c for c in contacts if not c.emails])
+        # Into an empty organisation, from the first row: every earlier contact is a row of
+        # this file, remembered in memory, and nothing in the database needs looking up.
+        first_import = self.existing_up_to is None and self.from_start
+        existing, existing_dnc = (
+            ({}, set()) if first_import else await self._existing_emails(emails)
+        )
+        suppressed: dict[str, str] = {}
+        if self.any_suppressed:
+            suppressed = await privacy.suppressed(self.session, self.settings, self.org_id, emails)
+        no_email = [c for c in contacts if not c.emails]
+        same_name = {} if first_import else await self._existing_names(no_email)
         create: list[RowContact] = []
         mode = self.batch.on_duplicate
         for c in contacts:
@@ -459,7 +479,7 @@ class _Run:
             if e in existing:
                 return existing[e], f"Same email ({e}) as an existing contact."
         if not c.emails:
-            key = f"{c.name_key}|{fold(c.outlet)}"
+            key = f"{c.sort_key}|{fold(c.outlet)}"
             earlier = self.by_name.get(key)
             if earlier is not None:
                 return earlier[2], "Same name and outlet as an earlier row, and no email."
@@ -472,7 +492,7 @@ class _Run:
             if e not in self.by_email:
                 self.by_email[e] = c
                 self.pending.append(("email", e))
-        for key in (f"{c.name_key}|{fold(c.outlet)}", c.name_key):
+        for key in (f"{c.sort_key}|{fold(c.outlet)}", c.sort_key):
             if key not in self.by_name:
                 self.by_name[key] = (c.row_number, c.outlet, c)
                 self.pending.append(("name", key))
@@ -523,7 +543,7 @@ class _Run:
             return {}
         keys = {c.sort_key for c in contacts}
         rows = await self.session.execute(
-            select(Contact.id, Contact.given_name, Contact.family_name, Outlet.name)
+            select(Contact.id, Contact.sort_key, Outlet.name)
             .outerjoin(
                 ContactOutletRole,
                 (ContactOutletRole.contact_id == Contact.id) & ContactOutletRole.ended_on.is_(None),
@@ -531,11 +551,11 @@ class _Run:
             .outerjoin(Outlet, Outlet.id == ContactOutletRole.outlet_id)
             .where(Contact.org_id == self.org_id, Contact.sort_key.in_(keys))
         )
-        known = {f"{fold(f'{g} {f}'.strip())}|{fold(o or '')}": cid for cid, g, f, o in rows}
+        known = {f"{key}|{fold(o or '')}": cid for cid, key, o in rows}
         return {
             c.row_number: known[k]
             for c in contacts
-            if (k := f"{c.name_key}|{fold(c.outlet)}") in known
+            if (k := f"{c.sort_key}|{fold(c.outlet)}") in known
         }
 
     async def _flag_similar(self, outcomes: list[Outcome]) -> None:
@@ -561,7 +581,7 @@ class _Run:
                 o.flagged, o.similar_contact_id = True, match.contact_id
                 o.field, o.reason = "name", f"Looks like an existing contact: {match.reason}."[:300]
                 continue
-            earlier = self.by_name.get(o.contact.name_key)
+            earlier = self.by_name.get(o.contact.sort_key)
             if earlier is not None and earlier[0] != o.row_number:
                 o.flagged, o.field = True, "name"
                 o.reason = f"Same name as row {earlier[0]} of this file."
@@ -834,6 +854,7 @@ async def run_import(
     run = _Run(session, settings, batch, dry_run)
     await run.load_references()
     start_row = 1 if dry_run else batch.next_row
+    run.from_start = start_row == 1
     if not dry_run:
         run.counts = {k: int(v) for k, v in batch.counts.items() if isinstance(v, int)}
         batch.status = "running"
@@ -857,7 +878,7 @@ async def run_import(
         if progress is not None:
             progress(batch)
 
-    rows = (r for r in source.records(mapping_of(batch)) if r[0] >= start_row)
+    rows = itertools.dropwhile(lambda r: r[0] < start_row, source.records(mapping_of(batch)))
     while (chunk := read_chunk(rows)) is not None:
         await flush(chunk)
     batch = await session.get(ImportBatch, batch_id, populate_existing=True)  # type: ignore[assignment]
