@@ -102,3 +102,10 @@ def test_the_fast_fold_agrees_with_the_full_unicode_fold() -> None:
         primary, variant = reference(text, "dj"), reference(text, "d")
         expected = primary if primary == variant else f"{primary} | {variant}"
         assert search.search_key(text) == expected, repr(text)
+    # Several parts give what the parts joined by spaces give.
+    for _ in range(3000):
+        parts = [rng.choice(samples) if rng.random() < 0.8 else "" for _ in range(rng.randrange(5))]
+        joined = " ".join(p for p in parts if p)
+        primary, variant = reference(joined, "dj"), reference(joined, "d")
+        expected = primary if primary == variant else f"{primary} | {variant}"
+        assert search.search_key(*parts) == expected, repr(parts)
