@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from crm import beats, interactions, lists, outlets
@@ -161,10 +161,7 @@ async def _contact_out(session: SessionDep, auth: ApiAuth, contact_id: Id) -> Co
 # --- contacts --------------------------------------------------------------------------------
 
 
-@router.get("/contacts")
-async def list_contacts(
-    auth: ApiAuth,
-    session: SessionDep,
+def contact_filter(
     q: Q = "",
     beat_id: IdQuery = None,
     outlet_id: IdQuery = None,
@@ -175,10 +172,9 @@ async def list_contacts(
     do_not_contact: bool | None = None,
     list_id: IdQuery = None,
     sort: Annotated[str, Query(pattern="^(name|-name|recent|created)$")] = "name",
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> Page[ContactSummary]:
-    f = ContactFilter(
+) -> ContactFilter:
+    """The filters of GET /api/v1/contacts, shared by the exports."""
+    return ContactFilter(
         q=q,
         beat_id=beat_id,
         outlet_id=outlet_id,
@@ -190,6 +186,19 @@ async def list_contacts(
         list_id=list_id,
         sort=sort,
     )
+
+
+ApiFilter = Annotated[ContactFilter, Depends(contact_filter)]
+
+
+@router.get("/contacts")
+async def list_contacts(
+    auth: ApiAuth,
+    session: SessionDep,
+    f: ApiFilter,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[ContactSummary]:
     rows, total = await crm_contacts.search_contacts(
         session, auth.actor, f, limit=limit, offset=offset
     )
@@ -418,7 +427,8 @@ async def list_members(
     auth: ApiAuth, session: SessionDep, list_id: Id, limit: Limit = 50, offset: Offset = 0
 ) -> Page[ContactSummary]:
     await lists.get_list(session, auth.actor, list_id)
-    return await list_contacts(auth, session, list_id=list_id, limit=limit, offset=offset)
+    f = ContactFilter(list_id=list_id)
+    return await list_contacts(auth, session, f, limit=limit, offset=offset)
 
 
 @router.post("/lists/{list_id}/members")

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ from crm.search import fold
 from crm.vcards import VERSIONS, export_vcards
 from web.deps import ApiAuth, CurrentAuth, Id, SessionDep
 from web.rendering import LOCAL_TZ
-from web.routes.api import IdQuery, Q
+from web.routes.api import ApiFilter
 from web.routes.contacts import filter_from_query
 
 router = APIRouter(include_in_schema=False)
@@ -132,32 +132,6 @@ async def contact_vcard(
 # --- API (token) -------------------------------------------------------------------------------
 
 
-def api_filter(
-    q: Q = "",
-    beat_id: IdQuery = None,
-    outlet_id: IdQuery = None,
-    medium: Annotated[str, Query(max_length=16)] = "",
-    language: Annotated[str, Query(max_length=8)] = "",
-    region: Annotated[str, Query(max_length=100)] = "",
-    tag: Annotated[str, Query(max_length=60)] = "",
-    do_not_contact: bool | None = None,
-    list_id: IdQuery = None,
-) -> ContactFilter:
-    """The filters of GET /api/v1/contacts."""
-    return ContactFilter(
-        q=q,
-        beat_id=beat_id,
-        outlet_id=outlet_id,
-        medium=medium,
-        language=language,
-        region=region,
-        tag=tag,
-        do_not_contact=do_not_contact,
-        list_id=list_id,
-    )
-
-
-ApiFilter = Annotated[ContactFilter, Depends(api_filter)]
 Version = Annotated[str, Query(pattern=r"^(3\.0|4\.0)$")]
 
 _CSV_DOC = {200: {"content": {"text/csv": {}}, "description": "The contacts as CSV (UTF-8, BOM)"}}
