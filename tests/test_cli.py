@@ -101,3 +101,16 @@ def test_import_command_reports_totals_and_refuses_unreadable_files(
     assert refused.returncode != 0 and "error: file:" in refused.stderr
     missing = run(env, "import", str(tmp_path / "nope.csv"), "--org", "X", cwd=tmp_path)
     assert missing.returncode != 0 and "cannot read" in missing.stderr
+
+
+def test_make_run_writes_each_secret_once_and_keeps_existing_ones(tmp_path: Path) -> None:
+    from crm.settings import write_env_secret
+
+    env_file = tmp_path / ".env"
+    env_file.write_text("BEATBOOK_SECRET_KEY=kept-from-last-year\nBEATBOOK_BASE_URL=x\n")
+    assert write_env_secret(env_file)  # an older .env gains the suppression key
+    first = env_file.read_text()
+    assert "BEATBOOK_SECRET_KEY=kept-from-last-year" in first
+    assert re.search(r"^BEATBOOK_SUPPRESSION_KEY=\S{40,}$", first, re.M)
+    assert not write_env_secret(env_file)  # and nothing changes on the next start
+    assert env_file.read_text() == first
