@@ -40,7 +40,7 @@ CSV_COLUMNS = (
     "Do not contact reason", "Legal basis", "Notes",
 )  # fmt: skip
 # Spreadsheets run a cell starting with these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _UID_NAMESPACE = uuid.UUID("b7a1c6f2-3f0e-4a51-9d0b-5e2f4c1d8a90")
 _COLUMNS = (
     Contact.id, Contact.given_name, Contact.family_name, Contact.phones, Contact.social,
@@ -137,7 +137,7 @@ async def exported_contacts(
 
 def safe_cell(value: str) -> str:
     """The cell as text a spreadsheet will not run: `=SUM(…)` becomes `'=SUM(…)`."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
+    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 def _joined(values: Iterable[str]) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
+from crm.exports import FORMULA_START
 from crm.search import fold, normalise_email
 
 # Most addresses are plain ASCII; those are checked with this pattern, the rest (and anything
@@ -39,7 +40,6 @@ SALUTATION_WORDS: dict[str, str] = {
 }
 YES_WORDS = {"yes", "y", "true", "1", "x", "po", "da", "ja", "✓"}
 SOCIAL_FIELDS = ("x", "linkedin", "facebook", "instagram", "mastodon")
-_PROTECTED = ("=", "+", "-", "@", "\t", "\r")
 SplitFn = Callable[[str], list[str]]
 LIMITS = {"given_name": 100, "family_name": 100, "city": 100, "region": 100, "title": 120}
 
@@ -126,7 +126,7 @@ def unprotect(values: dict[str, list[str]]) -> dict[str, list[str]]:
     spreadsheets do not run it), so that an exported file imports back as it was."""
     for key, cells in values.items():
         if any(v[:1] == "'" for v in cells):
-            values[key] = [v[1:] if v[:1] == "'" and v[1:2] in _PROTECTED else v for v in cells]
+            values[key] = [v[1:] if v[:1] == "'" and v[1:2] in FORMULA_START else v for v in cells]
     return values
 
 

@@ -31,6 +31,7 @@ from crm.accounts import Actor
 from crm.contacts import refresh_search_text
 from crm.duplicates import Candidate, likely_matches
 from crm.errors import InvalidInput, NotFound
+from crm.exports import safe_cell
 from crm.import_rows import Rejected, RowContact, build
 from crm.models import (
     ON_DUPLICATE,
@@ -977,8 +978,8 @@ async def report_csv(session: AsyncSession, actor: Actor, batch_id: int) -> Asyn
     while True:
         rows = await report_rows(session, actor, batch_id, limit=5000, offset=offset)
         for row, name in rows:
-            writer.writerow([row.row_number, row.outcome, row.field, _safe(row.reason),
-                             row.contact_id or "", _safe((name or "").strip()),
+            writer.writerow([row.row_number, row.outcome, row.field, safe_cell(row.reason),
+                             row.contact_id or "", safe_cell((name or "").strip()),
                              row.similar_contact_id or ""])  # fmt: skip
         yield out.getvalue()
         out.seek(0)
@@ -986,11 +987,6 @@ async def report_csv(session: AsyncSession, actor: Actor, batch_id: int) -> Asyn
         if len(rows) < 5000:
             return
         offset += 5000
-
-
-def _safe(cell: str) -> str:
-    """A cell a spreadsheet would take for a formula gets a leading apostrophe."""
-    return f"'{cell}" if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
 
 
 async def batch_total(session: AsyncSession, batch_id: int) -> int:
