@@ -42,6 +42,20 @@ from crm.models.media import (
     ListMember,
     Outlet,
 )
+from crm.models.outreach import (
+    CAMPAIGN_KINDS,
+    CAMPAIGN_STATES,
+    DELIVERY_STATES,
+    SMTP_TLS,
+    Campaign,
+    CampaignAttachment,
+    CampaignVariant,
+    CaughtMessage,
+    Delivery,
+    PersonalLine,
+    SenderIdentity,
+    SmtpUsage,
+)
 from crm.models.work import AuditEntry, Job
 
 INTERACTION_KINDS = (
@@ -60,6 +74,18 @@ INTERACTION_KINDS = (
 )
 
 __all__ = [
+    "CAMPAIGN_KINDS",
+    "CAMPAIGN_STATES",
+    "DELIVERY_STATES",
+    "SMTP_TLS",
+    "Campaign",
+    "CampaignAttachment",
+    "CampaignVariant",
+    "CaughtMessage",
+    "Delivery",
+    "PersonalLine",
+    "SenderIdentity",
+    "SmtpUsage",
     "DATA_REQUEST_KINDS",
     "DATA_REQUEST_STATES",
     "IMPORT_STATES",

@@ -16,6 +16,8 @@ class Organisation(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200, unique=True)
     default_language: str = Field(default="en", max_length=8)
+    # Over-pitching guard: warn when a journalist had more pitches than this in 30 days.
+    pitch_limit: int = 4
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
 
 

@@ -74,6 +74,8 @@ class Contact(SQLModel, table=True):
     )
     do_not_contact: bool = False
     do_not_contact_reason: str = Field(default="", max_length=300)
+    # When the first campaign message told this contact where the address came from.
+    privacy_notice_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
     search_text: str = Field(default="", max_length=2000)
     sort_key: str = Field(default="", max_length=200)
     last_interaction_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
@@ -139,6 +141,8 @@ class Interaction(SQLModel, table=True):
     summary: str = Field(default="", max_length=300)
     body: str = Field(default="", sa_column=Column(Text, nullable=False))
     author_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", ondelete="SET NULL")
+    delivery_id: int | None = Field(default=None, foreign_key="delivery.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
 
 
