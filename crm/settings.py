@@ -39,6 +39,25 @@ class Settings(BaseSettings):
     smtp_password: str = Field(default="", repr=False)
     smtp_tls: str = "starttls"  # starttls | tls | none
     mail_from: str = "Beatbook <beatbook@localhost>"
+    # Replies come back to reply+TOKEN@ this domain (its MX points at Beatbook's receiver).
+    reply_domain: str = "localhost"
+    # With no relay configured, mail goes to a built-in catcher on this loopback port (0: any
+    # free port, for `beatbook serve` alone) and shows on the Mailbox page.
+    catcher_port: int = 1025
+    # The sender worker: SMTP connections per account, rows claimed at a time, how long a
+    # claim lasts, retries, and how many failures in a row pause a campaign.
+    send_concurrency: int = 4
+    send_batch: int = 200
+    send_lease_seconds: int = 120
+    send_retry_seconds: float = 60.0
+    send_failures_to_pause: int = 20
+    # Rate-limit windows (the limits are per sender identity). Shorter in tests.
+    send_minute_seconds: float = 60.0
+    send_day_seconds: float = 86400.0
+    # A send reserved in a window must start within this long, or it is not made.
+    send_grace_seconds: float = 5.0
+    # Attachments of one campaign, in bytes all together.
+    attachment_max_bytes: int = 10 * 1024 * 1024
 
     @field_validator("base_url")
     @classmethod

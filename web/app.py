@@ -17,11 +17,11 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crm import jobs
 from crm.accounts import LoginThrottled
 from crm.database import make_engine, make_sessionmaker, refresh_statistics
 from crm.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from crm.settings import Settings
+from outreach.worker import open_catcher, run_background
 from web.deps import LoginRequired, public_context
 from web.rendering import is_htmx, render
 
@@ -152,12 +152,15 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             await refresh_statistics(engine)
         stop = asyncio.Event()
         task = None
+        catcher, sending = await open_catcher(maker, settings)
         if in_process:
-            task = asyncio.create_task(jobs.run_worker(maker, settings, stop=stop, name="serve"))
+            task = asyncio.create_task(run_background(maker, sending, stop=stop, name="serve"))
         yield
         stop.set()
         if task is not None:
             await task
+        if catcher is not None:
+            await catcher.close()
         await engine.dispose()
 
     app = FastAPI(

@@ -11,7 +11,7 @@ from typing import Annotated, TypeVar
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import accounts, jobs, migrate
+from crm import accounts, migrate
 from crm.beats import ensure_default_beats
 from crm.database import make_engine, make_sessionmaker
 from crm.errors import DomainError, InvalidInput
@@ -85,15 +85,14 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run background jobs until stopped."""
-    import outreach.privacy_mail  # noqa: F401 (registers its job handlers)
-    from crm import imports  # noqa: F401
+    from outreach.worker import run_background
 
     settings = Settings()
 
     async def go() -> None:
         engine = make_engine(settings.database_url)
         try:
-            await jobs.run_worker(make_sessionmaker(engine), settings, name="worker")
+            await run_background(make_sessionmaker(engine), settings, stop=asyncio.Event())
         finally:
             await engine.dispose()
 

@@ -1,0 +1,376 @@
+"""Campaigns: a press release, pitch or invitation written once per language, with its
+audience, attachments, schedule and deadline. Sending is the outbox's business."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm import audit
+from crm.accounts import Actor
+from crm.errors import Conflict, InvalidInput, NotFound
+from crm.models import (
+    Campaign,
+    CampaignAttachment,
+    CampaignVariant,
+    ContactList,
+    Delivery,
+    Outlet,
+    PersonalLine,
+    SenderIdentity,
+)
+from crm.models.base import DbId, Input, sensible_year
+from crm.settings import Settings
+from outreach import merge
+
+Language = Literal["en", "sq", "sr-Latn", "sr-Cyrl"]
+ATTACHMENT_TYPES = {
+    "application/pdf": ".pdf",
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+}
+
+
+class VariantIn(Input):
+    subject: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    body: Annotated[str, StringConstraints(max_length=100_000)] = ""
+
+
+class AudienceIn(Input):
+    lists: list[DbId] = Field(default_factory=list, max_length=200)
+    contacts: list[DbId] = Field(default_factory=list, max_length=50_000)
+    outlets: list[DbId] = Field(default_factory=list, max_length=2_000)
+
+
+class CampaignIn(Input):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    kind: Literal["press_release", "pitch", "invitation", "reminder", "other"] = "press_release"
+    sender_id: DbId | None = None
+    default_language: Language = "sq"
+    variants: dict[Language, VariantIn] = Field(default_factory=dict)
+    embargo: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] = ""
+    custom_fields: dict[str, Annotated[str, StringConstraints(max_length=2000)]] = Field(
+        default_factory=dict, max_length=30
+    )
+    audience: AudienceIn = Field(default_factory=AudienceIn)
+    scheduled_at: datetime | None = None
+    deadline_at: datetime | None = None
+
+    _years = field_validator("scheduled_at", "deadline_at")(sensible_year)
+
+    @field_validator("scheduled_at", "deadline_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CampaignIn:
+        if self.scheduled_at and self.deadline_at and self.deadline_at <= self.scheduled_at:
+            raise ValueError("The send deadline must come after the scheduled time.")
+        for name in self.custom_fields:
+            merge.check_custom_field_name(name)
+        return self
+
+
+@dataclass
+class CampaignView:
+    campaign: Campaign
+    variants: dict[str, CampaignVariant]
+    attachments: list[CampaignAttachment]
+    sender: SenderIdentity | None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+async def _check_references(session: AsyncSession, actor: Actor, data: CampaignIn) -> None:
+    if data.sender_id is not None:
+        sender = await session.get(SenderIdentity, data.sender_id)
+        if sender is None or sender.org_id != actor.org_id:
+            raise InvalidInput({"sender_id": "Choose one of your organisation's senders."})
+    for model, ids, name in (
+        (ContactList, data.audience.lists, "lists"),
+        (Outlet, data.audience.outlets, "outlets"),
+    ):
+        if ids:
+            found = await session.execute(
+                select(func.count()).where(model.id.in_(ids), model.org_id == actor.org_id)
+            )
+            if found.scalar_one() != len(set(ids)):
+                raise InvalidInput({f"audience.{name}": f"Some of those {name} do not exist."})
+
+
+def compile_variants(
+    campaign: Campaign, variants: dict[str, CampaignVariant]
+) -> dict[str, merge.CompiledVariant]:
+    """Every language's subject and body, checked and compiled; raises TemplateError with
+    the field of the language at fault."""
+    compiled: dict[str, merge.CompiledVariant] = {}
+    errors: dict[str, str] = {}
+    for language, variant in variants.items():
+        try:
+            compiled[language] = merge.compile_variant(
+                subject=variant.subject,
+                body=variant.body,
+                embargo=campaign.embargo,
+                custom_fields=campaign.custom_fields,
+            )
+        except InvalidInput as exc:
+            errors.update({f"variants.{language}.{k}": v for k, v in exc.errors.items()})
+    if errors:
+        raise InvalidInput(errors)
+    return compiled
+
+
+def _check_variants(data: CampaignIn) -> None:
+    written = {lang: v for lang, v in data.variants.items() if v.subject or v.body}
+    if data.default_language not in written:
+        raise InvalidInput(
+            {"default_language": "Write the campaign in its default language first."}
+        )
+    for lang, v in written.items():
+        if not v.subject or not v.body:
+            raise InvalidInput({f"variants.{lang}.subject": "Give each language a subject and "
+                                "a body, or leave both empty."})  # fmt: skip
+
+
+async def _save(session: AsyncSession, campaign: Campaign, data: CampaignIn) -> None:
+    _check_variants(data)
+    for name in ("name", "kind", "sender_id", "default_language", "embargo"):
+        setattr(campaign, name, getattr(data, name))
+    campaign.custom_fields = dict(data.custom_fields)
+    campaign.audience = data.audience.model_dump()
+    campaign.scheduled_at, campaign.deadline_at = data.scheduled_at, data.deadline_at
+    campaign.updated_at = datetime.now(UTC)
+    variants = {
+        lang: CampaignVariant(campaign_id=0, language=lang, subject=v.subject, body=v.body)
+        for lang, v in data.variants.items()
+        if v.subject or v.body
+    }
+    compile_variants(campaign, variants)  # bad templates are refused before anything is saved
+    session.add(campaign)
+    await session.flush()
+    assert campaign.id is not None
+    await session.execute(delete(CampaignVariant).where(CampaignVariant.campaign_id == campaign.id))
+    for variant in variants.values():
+        variant.campaign_id = campaign.id
+        session.add(variant)
+
+
+async def create_campaign(session: AsyncSession, actor: Actor, data: CampaignIn) -> Campaign:
+    actor.require_write()
+    await _check_references(session, actor, data)
+    campaign = Campaign(org_id=actor.org_id, name=data.name, created_by_id=actor.user_id)
+    await _save(session, campaign, data)
+    audit.record(
+        session, org_id=actor.org_id, user_id=actor.user_id, action="create",
+        entity="campaign", entity_id=campaign.id, changes={"name": campaign.name},
+    )  # fmt: skip
+    await session.commit()
+    return campaign
+
+
+def require_draft(campaign: Campaign) -> None:
+    if campaign.status != "draft":
+        raise Conflict("This campaign has been launched; it can no longer be edited.")
+
+
+async def update_campaign(
+    session: AsyncSession, actor: Actor, campaign_id: int, data: CampaignIn
+) -> Campaign:
+    actor.require_write()
+    campaign = await get_campaign(session, actor, campaign_id)
+    require_draft(campaign)
+    await _check_references(session, actor, data)
+    await _save(session, campaign, data)
+    audit.record(
+        session, org_id=actor.org_id, user_id=actor.user_id, action="update",
+        entity="campaign", entity_id=campaign.id, changes={"name": campaign.name},
+    )  # fmt: skip
+    await session.commit()
+    return campaign
+
+
+async def get_campaign(session: AsyncSession, actor: Actor, campaign_id: int) -> Campaign:
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is None or campaign.org_id != actor.org_id:
+        raise NotFound("campaign")
+    return campaign
+
+
+async def delivery_counts(session: AsyncSession, campaign_id: int) -> dict[str, int]:
+    rows = await session.execute(
+        select(Delivery.status, func.count())
+        .where(Delivery.campaign_id == campaign_id, Delivery.is_test.is_(False))
+        .group_by(Delivery.status)
+    )
+    return {status: n for status, n in rows.all()}
+
+
+async def campaign_view(session: AsyncSession, actor: Actor, campaign_id: int) -> CampaignView:
+    campaign = await get_campaign(session, actor, campaign_id)
+    variants = await session.execute(
+        select(CampaignVariant).where(CampaignVariant.campaign_id == campaign_id)
+    )
+    attachments = await session.execute(
+        select(CampaignAttachment)
+        .where(CampaignAttachment.campaign_id == campaign_id)
+        .order_by(CampaignAttachment.id)
+    )
+    sender = await session.get(SenderIdentity, campaign.sender_id) if campaign.sender_id else None
+    return CampaignView(
+        campaign,
+        {v.language: v for v in variants.scalars()},
+        list(attachments.scalars()),
+        sender,
+        await delivery_counts(session, campaign_id),
+    )
+
+
+async def list_campaigns(
+    session: AsyncSession, actor: Actor, *, limit: int = 100
+) -> list[tuple[Campaign, dict[str, int]]]:
+    campaigns = list(
+        (
+            await session.execute(
+                select(Campaign)
+                .where(Campaign.org_id == actor.org_id)
+                .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+                .limit(limit)
+            )
+        ).scalars()
+    )
+    counts: dict[int, dict[str, int]] = {c.id: {} for c in campaigns if c.id}
+    if counts:
+        rows = await session.execute(
+            select(Delivery.campaign_id, Delivery.status, func.count())
+            .where(Delivery.campaign_id.in_(list(counts)), Delivery.is_test.is_(False))
+            .group_by(Delivery.campaign_id, Delivery.status)
+        )
+        for campaign_id, status, n in rows.all():
+            counts[campaign_id][status] = n
+    return [(c, counts.get(c.id or 0, {})) for c in campaigns]
+
+
+async def add_attachment(
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    campaign_id: int,
+    *,
+    filename: str,
+    content_type: str,
+    content: bytes,
+) -> CampaignAttachment:
+    actor.require_write()
+    campaign = await get_campaign(session, actor, campaign_id)
+    require_draft(campaign)
+    content_type = content_type.split(";")[0].strip().lower()
+    if content_type not in ATTACHMENT_TYPES or not _looks_like(content_type, content):
+        raise InvalidInput({"file": "Attach a PDF or an image (JPEG, PNG, GIF, WebP)."})
+    used = await session.execute(
+        select(func.coalesce(func.sum(CampaignAttachment.size), 0)).where(
+            CampaignAttachment.campaign_id == campaign_id
+        )
+    )
+    if int(used.scalar_one()) + len(content) > settings.attachment_max_bytes:
+        limit_mb = settings.attachment_max_bytes / 1024 / 1024
+        raise InvalidInput({"file": f"Attachments may total at most {limit_mb:.0f} MB."})
+    name = "".join(ch for ch in filename.replace("\\", "/").rsplit("/", 1)[-1] if ch >= " ")
+    name = name.strip()[:200] or f"attachment{ATTACHMENT_TYPES[content_type]}"
+    attachment = CampaignAttachment(
+        campaign_id=campaign_id,
+        filename=name,
+        content_type=content_type,
+        size=len(content),
+        content=content,
+    )
+    session.add(attachment)
+    await session.commit()
+    return attachment
+
+
+_MAGIC = {
+    "application/pdf": (b"%PDF-",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+}
+
+
+def _looks_like(content_type: str, content: bytes) -> bool:
+    """The file is what its type says (a renamed .exe is not a PDF)."""
+    return content.startswith(_MAGIC[content_type])
+
+
+async def remove_attachment(
+    session: AsyncSession, actor: Actor, campaign_id: int, attachment_id: int
+) -> None:
+    actor.require_write()
+    campaign = await get_campaign(session, actor, campaign_id)
+    require_draft(campaign)
+    await session.execute(
+        delete(CampaignAttachment).where(
+            CampaignAttachment.id == attachment_id, CampaignAttachment.campaign_id == campaign_id
+        )
+    )
+    await session.commit()
+
+
+async def set_personal_line(
+    session: AsyncSession, actor: Actor, campaign_id: int, contact_id: int, text: str
+) -> None:
+    """A line for one recipient; empty removes it."""
+    actor.require_write()
+    campaign = await get_campaign(session, actor, campaign_id)
+    require_draft(campaign)
+    from crm.contacts import get_contact
+
+    await get_contact(session, actor, contact_id)
+    text = text.strip()
+    if len(text) > 1000:
+        raise InvalidInput({"personal_line": "Keep the personal line under 1,000 characters."})
+    await session.execute(
+        delete(PersonalLine).where(
+            PersonalLine.campaign_id == campaign_id, PersonalLine.contact_id == contact_id
+        )
+    )
+    if text:
+        session.add(PersonalLine(campaign_id=campaign_id, contact_id=contact_id, text=text))
+    await session.commit()
+
+
+async def personal_lines(session: AsyncSession, campaign_id: int) -> dict[int, str]:
+    rows = await session.execute(
+        select(PersonalLine.contact_id, PersonalLine.text).where(
+            PersonalLine.campaign_id == campaign_id
+        )
+    )
+    return {contact_id: text for contact_id, text in rows.all()}
+
+
+def audience_of(campaign: Campaign) -> AudienceIn:
+    return AudienceIn(**(campaign.audience or {}))
+
+
+def as_input(view: CampaignView) -> dict[str, Any]:
+    """The campaign as the editor's form holds it."""
+    c = view.campaign
+    return {
+        "name": c.name,
+        "kind": c.kind,
+        "sender_id": c.sender_id,
+        "default_language": c.default_language,
+        "variants": {k: {"subject": v.subject, "body": v.body} for k, v in view.variants.items()},
+        "embargo": c.embargo,
+        "custom_fields": dict(c.custom_fields),
+        "audience": dict(c.audience),
+        "scheduled_at": c.scheduled_at,
+        "deadline_at": c.deadline_at,
+    }

@@ -1,0 +1,147 @@
+"""Each recipient's message, from parts prepared once per campaign.
+
+The templates are compiled and the MIME skeleton (From, List-Id, attachments, DKIM key) is
+built when a worker first meets a campaign; a message is then a render of the recipient's
+variant and a fill of the skeleton.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from email.utils import parseaddr
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.models import Campaign, CampaignAttachment, CampaignVariant, Organisation, SenderIdentity
+from crm.settings import Settings
+from outreach import merge, mime, wording
+from outreach.campaigns import compile_variants
+from outreach.privacy_mail import request_url
+from outreach.senders import SmtpAccount, account_of, dkim_key_of
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What the sender needs of one delivery row."""
+
+    id: int
+    campaign_id: int
+    address: str
+    name: str
+    language: str
+    fields: dict[str, Any]
+    personal_line: str
+    privacy_notice: str
+    message_id: str
+    is_test: bool
+    attempts: int = 1
+
+
+def pick_language(available: set[str] | dict[str, Any], wanted: str, default: str) -> str:
+    """The recipient's language where the campaign has it, else the campaign's default."""
+    return wanted if wanted in available else default
+
+
+def reply_secret(settings: Settings) -> bytes:
+    return ("reply-token:" + settings.secret_key).encode()
+
+
+class Composer:
+    """Builds the messages of one campaign."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        campaign: Campaign,
+        org: Organisation,
+        variants: dict[str, CampaignVariant],
+        attachments: list[CampaignAttachment],
+        sender: SenderIdentity | None,
+    ) -> None:
+        self.settings = settings
+        self.campaign = campaign
+        self.compiled = compile_variants(campaign, variants)
+        self.account: SmtpAccount = account_of(sender, settings)
+        if sender is not None:
+            from_name, self.from_address = sender.from_name, sender.from_address
+        else:
+            from_name, self.from_address = parseaddr(settings.mail_from)
+        self.domain = mime.sending_domain(self.from_address)
+        key = dkim_key_of(sender, settings)
+        dkim = mime.DkimKey(sender.dkim_selector, self.domain, key) if sender and key else None
+        self.prepared = mime.PreparedMessage(
+            from_name=from_name or org.name,
+            from_address=self.from_address,
+            list_id=f"org{org.id}.{self.domain}",
+            list_name=org.name,
+            attachments=[
+                mime.Attachment(a.filename, a.content_type, a.content) for a in attachments
+            ],
+            dkim=dkim,
+        )
+        self.data_url = request_url(settings, org.id or 0)
+
+    def build(self, row: Outgoing) -> bytes:
+        """The message for one delivery; raises merge.RenderError when it cannot render."""
+        s = self.settings
+        language = pick_language(self.compiled, row.language, self.campaign.default_language)
+        values = {**self.campaign.custom_fields, **row.fields}
+        rendered = self.compiled[language].render(values, personal_line=row.personal_line)
+        secret = reply_secret(s)
+        token = mime.reply_token(secret, row.id)
+        unsubscribe = f"{s.base_url}/u/{token}"
+        text, body = self._with_footer(rendered, row, unsubscribe)
+        subject = f"[TEST] {rendered.subject}" if row.is_test else rendered.subject
+        return self.prepared.fill(
+            to_name=row.name,
+            to_address=row.address,
+            subject=subject,
+            text=text,
+            html=body,
+            message_id=row.message_id,
+            reply_to=f"reply+{token}@{s.reply_domain}",
+            unsubscribe_url=unsubscribe,
+            unsubscribe_mailto=f"mailto:unsubscribe+{token}@{s.reply_domain}",
+        )
+
+    def _with_footer(
+        self, rendered: merge.Rendered, row: Outgoing, unsubscribe: str
+    ) -> tuple[str, str]:
+        leave, data = wording.footer_labels(row.language)
+        notice = row.privacy_notice
+        text = f"{rendered.text.rstrip()}\n\n-- \n"
+        text += f"{notice}\n" if notice else ""
+        text += f"{leave}: {unsubscribe}\n{data}: {self.data_url}\n"
+        esc = html.escape
+        footer = '<hr><p style="font-size:13px;color:#555555">'
+        footer += f"{esc(notice)}<br>" if notice else ""
+        footer += (
+            f'<a href="{esc(unsubscribe)}">{esc(leave)}</a> · '
+            f'<a href="{esc(self.data_url)}">{esc(data)}</a></p>'
+        )
+        return text, rendered.html + footer
+
+
+async def load_composer(session: AsyncSession, settings: Settings, campaign: Campaign) -> Composer:
+    org = await session.get(Organisation, campaign.org_id)
+    assert org is not None
+    variants = await session.execute(
+        select(CampaignVariant).where(CampaignVariant.campaign_id == campaign.id)
+    )
+    attachments = await session.execute(
+        select(CampaignAttachment)
+        .where(CampaignAttachment.campaign_id == campaign.id)
+        .order_by(CampaignAttachment.id)
+    )
+    sender = await session.get(SenderIdentity, campaign.sender_id) if campaign.sender_id else None
+    return Composer(
+        settings,
+        campaign,
+        org,
+        {v.language: v for v in variants.scalars()},
+        list(attachments.scalars()),
+        sender,
+    )

@@ -1,0 +1,293 @@
+"""The outbox: launching writes one delivery row per address in one transaction; the sender
+worker (outreach/sender.py) works through the rows. Pause, resume, cancel, and the rows whose
+fate is unknown, which a person resolves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parseaddr
+from typing import Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm import audit, jobs
+from crm.accounts import Actor
+from crm.bulk import insert_rows
+from crm.errors import Conflict, InvalidInput, NotFound
+from crm.models import Campaign, CampaignVariant, Delivery, Job, SenderIdentity
+from crm.settings import Settings
+from outreach import audience, mime
+from outreach.campaigns import compile_variants, get_campaign, require_draft
+
+
+@dataclass
+class Check:
+    """What the officer sees before confirming a launch."""
+
+    campaign: Campaign
+    plan: audience.Plan
+
+
+async def _compiled(session: AsyncSession, campaign: Campaign) -> dict:
+    rows = await session.execute(
+        select(CampaignVariant).where(CampaignVariant.campaign_id == campaign.id)
+    )
+    variants = {v.language: v for v in rows.scalars()}
+    if campaign.default_language not in variants:
+        raise InvalidInput({"default_language": "Write the campaign in its default language."})
+    return compile_variants(campaign, variants)
+
+
+async def check(session: AsyncSession, actor: Actor, settings: Settings, campaign_id: int) -> Check:
+    """Every recipient, every exclusion with its reason, and the over-pitched, before launch."""
+    campaign = await get_campaign(session, actor, campaign_id)
+    plan = await audience.plan(session, settings, campaign, await _compiled(session, campaign))
+    return Check(campaign, plan)
+
+
+async def _sending_domain(session: AsyncSession, settings: Settings, campaign: Campaign) -> str:
+    sender = await session.get(SenderIdentity, campaign.sender_id) if campaign.sender_id else None
+    address = sender.from_address if sender else parseaddr(settings.mail_from)[1]
+    return mime.sending_domain(address)
+
+
+async def launch(
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    campaign_id: int,
+    *,
+    expected: int | None = None,
+) -> Campaign:
+    """Write every delivery and start (or schedule) the campaign, all in one transaction.
+
+    `expected` is the count the officer confirmed; if the audience changed since, nothing is
+    launched. A second launch (a double click) finds the campaign no longer a draft."""
+    actor.require_write()
+    campaign = await get_campaign(session, actor, campaign_id)
+    require_draft(campaign)
+    now = datetime.now(UTC)
+    if campaign.deadline_at and campaign.deadline_at <= now:
+        raise InvalidInput({"deadline_at": "The send deadline has passed; set a later one."})
+    later = campaign.scheduled_at is not None and campaign.scheduled_at > now
+    status = "scheduled" if later else "sending"
+    # The claim comes first: a second click waits for the first and then finds no draft.
+    claimed = await session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status == "draft")
+        .values(status=status, launched_at=now, updated_at=now)
+    )
+    if claimed.rowcount != 1:
+        await session.rollback()
+        raise Conflict("This campaign has already been launched.")
+    try:
+        plan = await audience.plan(session, settings, campaign, await _compiled(session, campaign))
+        if not plan.recipients:
+            raise InvalidInput({"audience": "Nobody would receive this campaign."})
+        if expected is not None and expected != len(plan.recipients):
+            raise Conflict(
+                f"The audience changed since you checked it: it is now {len(plan.recipients)} "
+                "recipients. Check it again before launching."
+            )
+    except Exception:
+        await session.rollback()
+        raise
+    domain = await _sending_domain(session, settings, campaign)
+    await insert_rows(
+        session, Delivery, [_row(campaign_id, r, domain, now) for r in plan.recipients]
+    )
+    if later:
+        await jobs.enqueue(
+            session, "campaign.start", {"campaign_id": campaign_id},
+            org_id=campaign.org_id, run_at=campaign.scheduled_at,
+        )  # fmt: skip
+    audit.record(
+        session, org_id=actor.org_id, user_id=actor.user_id, action="launch",
+        entity="campaign", entity_id=campaign_id, changes={"recipients": len(plan.recipients)},
+    )  # fmt: skip
+    await session.commit()
+    await session.refresh(campaign)
+    return campaign
+
+
+def _row(campaign_id: int, r: audience.Recipient, domain: str, now: datetime) -> dict:
+    return {
+        "campaign_id": campaign_id,
+        "org_id": r.org_id,
+        "contact_id": r.contact_id,
+        "outlet_id": r.outlet_id,
+        "address": r.address,
+        "address_norm": r.norm,
+        "name": r.name[:200],
+        "language": r.language,
+        "fields": r.fields,
+        "personal_line": r.personal_line,
+        "privacy_notice": r.privacy_notice,
+        "is_test": False,
+        "message_id": mime.new_message_id(domain),
+        "status": "queued",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "worker": "",
+        "last_error": "",
+        "created_at": now,
+    }
+
+
+@jobs.handler("campaign.start")
+async def _start(session: AsyncSession, job: Job, settings: Settings) -> None:
+    """A scheduled campaign's time has come."""
+    await session.execute(
+        update(Campaign)
+        .where(Campaign.id == job.payload["campaign_id"], Campaign.status == "scheduled")
+        .values(status="sending", updated_at=datetime.now(UTC))
+    )
+
+
+async def send_test(
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    campaign_id: int,
+    *,
+    to: str,
+    as_contact_id: int | None = None,
+) -> Delivery:
+    """Queue the message as one recipient would get it, to the officer's own address."""
+    actor.require_write()
+    campaign = await get_campaign(session, actor, campaign_id)
+    compiled = await _compiled(session, campaign)
+    recipient = await preview_recipient(session, settings, campaign, compiled, as_contact_id)
+    domain = await _sending_domain(session, settings, campaign)
+    row = _row(campaign_id, recipient, domain, datetime.now(UTC))
+    row.update(is_test=True, address=to, address_norm=to.lower(), name="", contact_id=None)
+    delivery = Delivery(**row)
+    session.add(delivery)
+    await session.commit()
+    return delivery
+
+
+async def preview_recipient(
+    session: AsyncSession,
+    settings: Settings,
+    campaign: Campaign,
+    compiled: dict,
+    contact_id: int | None,
+) -> audience.Recipient:
+    """The recipient a preview shows: the chosen one, else the first of the audience."""
+    plan = await audience.plan(session, settings, campaign, compiled)
+    if contact_id is not None:
+        for r in plan.recipients:
+            if r.contact_id == contact_id:
+                return r
+        raise NotFound("recipient")
+    if plan.recipients:
+        return plan.recipients[0]
+    fields = {k: f"[{k}]" for k in ("first_name", "last_name", "salutation", "outlet", "beat")}
+    return audience.Recipient(campaign.org_id, "", "", "", campaign.default_language, fields)
+
+
+Action = Literal["pause", "resume", "cancel"]
+_MOVES: dict[str, tuple[tuple[str, ...], str]] = {
+    "pause": (("scheduled", "sending"), "paused"),
+    "resume": (("paused",), "sending"),
+    "cancel": (("draft", "scheduled", "sending", "paused"), "cancelled"),
+}
+
+
+async def change_state(
+    session: AsyncSession, actor: Actor, campaign_id: int, action: Action
+) -> Campaign:
+    actor.require_write()
+    campaign = await get_campaign(session, actor, campaign_id)
+    before, after = _MOVES[action]
+    if campaign.status not in before:
+        raise Conflict(f"A {campaign.status} campaign cannot be asked to {action}.")
+    now = datetime.now(UTC)
+    values: dict = {"status": after, "updated_at": now}
+    if action == "resume":
+        values.update(consecutive_failures=0, paused_reason="")
+        if campaign.scheduled_at and campaign.scheduled_at > now:
+            values["status"] = "scheduled"
+    if action == "cancel":
+        values["finished_at"] = now
+        await session.execute(
+            update(Delivery)
+            .where(
+                Delivery.campaign_id == campaign_id,
+                Delivery.status.in_(("queued", "deferred")),
+            )
+            .values(status="cancelled", last_error="Campaign cancelled.")
+        )
+    await session.execute(update(Campaign).where(Campaign.id == campaign_id).values(**values))
+    audit.record(
+        session, org_id=actor.org_id, user_id=actor.user_id, action=action,
+        entity="campaign", entity_id=campaign_id,
+    )  # fmt: skip
+    await session.commit()
+    await session.refresh(campaign)
+    return campaign
+
+
+async def resolve_unknown(
+    session: AsyncSession,
+    actor: Actor,
+    campaign_id: int,
+    delivery_ids: list[int],
+    outcome: Literal["sent", "resend", "failed"],
+) -> int:
+    """A person decides what happened to deliveries whose result was lost: it arrived
+    (sent), send it again (with the same Message-ID, so a copy that did arrive is
+    recognisable), or give it up (failed)."""
+    actor.require_write()
+    campaign = await get_campaign(session, actor, campaign_id)
+    now = datetime.now(UTC)
+    values: dict = {
+        "sent": {"status": "sent", "sent_at": now},
+        "resend": {"status": "queued", "next_attempt_at": now, "last_error": ""},
+        "failed": {"status": "failed"},
+    }[outcome]
+    result = await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.campaign_id == campaign_id,
+            Delivery.id.in_(delivery_ids),
+            Delivery.status == "unknown",
+        )
+        .values(**values)
+    )
+    if outcome == "resend" and result.rowcount:  # a finished campaign has work again
+        await session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign.id, Campaign.status == "finished")
+            .values(status="sending", finished_at=None)
+        )
+    audit.record(
+        session, org_id=actor.org_id, user_id=actor.user_id, action=f"resolve_{outcome}",
+        entity="campaign", entity_id=campaign_id, changes={"deliveries": delivery_ids[:100]},
+    )  # fmt: skip
+    if outcome == "sent" and result.rowcount:
+        from outreach.sender import record_timeline
+
+        await record_timeline(session, delivery_ids)
+    await session.commit()
+    return int(result.rowcount)
+
+
+async def deliveries(
+    session: AsyncSession,
+    actor: Actor,
+    campaign_id: int,
+    *,
+    status: str = "",
+    limit: int = 200,
+    offset: int = 0,
+) -> list[Delivery]:
+    await get_campaign(session, actor, campaign_id)
+    stmt = select(Delivery).where(Delivery.campaign_id == campaign_id, Delivery.is_test.is_(False))
+    if status:
+        stmt = stmt.where(Delivery.status == status)
+    stmt = stmt.order_by(Delivery.id).limit(limit).offset(offset)
+    return list((await session.execute(stmt)).scalars())

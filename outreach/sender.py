@@ -1,0 +1,418 @@
+"""The sender worker: claims delivery rows under a lease, sends each over reused SMTP
+connections within the account's rate limits, and records every result.
+
+- A claim is a conditional update (with `FOR UPDATE SKIP LOCKED` on PostgreSQL), so any
+  number of workers never take the same row.
+- 4xx replies and dropped connections before DATA retry with exponential backoff and jitter
+  until the campaign's deadline; 5xx fails that recipient.
+- A connection lost after DATA began, or a lease that runs out with no recorded result,
+  leaves the row `unknown`: it may or may not have arrived, and a person decides.
+- Results are committed per batch; N failures in a row pause the campaign.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import aiosmtplib
+from sqlalchemy import bindparam, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crm.bulk import insert_rows
+from crm.models import Campaign, Contact, Delivery, Interaction
+from crm.settings import Settings
+from outreach import merge, ratelimit
+from outreach.compose import Composer, Outgoing, load_composer
+from outreach.senders import SmtpAccount
+
+log = logging.getLogger("beatbook.sender")
+UNKNOWN_LEASE = "The worker stopped before it recorded a result: it may or may not have arrived."
+UNKNOWN_DATA = "The connection was lost after the message was handed over: it may have arrived."
+DEADLINE = "Not sent: the campaign's send deadline passed."
+_OUTGOING = (
+    Delivery.id, Delivery.campaign_id, Delivery.address, Delivery.name, Delivery.language,
+    Delivery.fields, Delivery.personal_line, Delivery.privacy_notice, Delivery.message_id,
+    Delivery.is_test, Delivery.attempts,
+)  # fmt: skip
+
+
+@dataclass
+class Result:
+    row: Outgoing
+    status: str  # sent | deferred | failed | unknown | queued (released unsent)
+    error: str = ""
+    # A failure that says the account or server is broken rather than the address.
+    systemic: bool = False
+    # For a row released unsent: when it may be tried again.
+    not_before: datetime | None = None
+
+
+@dataclass
+class _Pool:
+    """Open SMTP connections to one account, handed to one send at a time."""
+
+    account: SmtpAccount
+    timeout: float
+    idle: list[aiosmtplib.SMTP] = field(default_factory=list)
+
+    async def take(self) -> aiosmtplib.SMTP:
+        while self.idle:
+            smtp = self.idle.pop()
+            if smtp.is_connected:
+                return smtp
+        a = self.account
+        smtp = aiosmtplib.SMTP(
+            hostname=a.host, port=a.port, use_tls=a.tls == "tls",
+            start_tls=True if a.tls == "starttls" else False, timeout=self.timeout,
+        )  # fmt: skip
+        await smtp.connect()
+        if a.username:
+            await smtp.login(a.username, a.password)
+        return smtp
+
+    def give_back(self, smtp: aiosmtplib.SMTP) -> None:
+        if smtp.is_connected:
+            self.idle.append(smtp)
+
+    async def close(self) -> None:
+        for smtp in self.idle:
+            try:
+                await smtp.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                smtp.close()
+        self.idle.clear()
+
+
+def _code_of(exc: aiosmtplib.SMTPResponseException) -> str:
+    return f"{exc.code} {exc.message}"[:1000]
+
+
+async def send_one(pool: _Pool, sender: str, row: Outgoing, data: bytes) -> Result:
+    """One message over one connection; the result says what the server made of it."""
+    in_data = False
+    try:
+        smtp = await pool.take()
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        return Result(row, "deferred", f"Cannot reach the mail server: {exc}"[:1000], True)
+    try:
+        await smtp.mail(sender)
+        await smtp.rcpt(row.address)
+        in_data = True
+        await smtp.data(data)
+    except aiosmtplib.SMTPResponseException as exc:
+        # MAIL or RCPT refused, or DATA answered: a definite reply from the server.
+        await _reset(pool, smtp)
+        status = "failed" if exc.code >= 500 else "deferred"
+        systemic = isinstance(exc, aiosmtplib.SMTPSenderRefused) or exc.code in (421, 530, 535)
+        return Result(row, status, _code_of(exc), systemic)
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        smtp.close()
+        if in_data:
+            return Result(row, "unknown", f"{UNKNOWN_DATA} ({exc})"[:1000])
+        return Result(row, "deferred", f"Connection lost: {exc}"[:1000], True)
+    pool.give_back(smtp)
+    return Result(row, "sent")
+
+
+async def _reset(pool: _Pool, smtp: aiosmtplib.SMTP) -> None:
+    """After a refusal, reset the transaction so the connection can carry the next message."""
+    try:
+        await smtp.rset()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        smtp.close()
+        return
+    pool.give_back(smtp)
+
+
+class SenderWorker:
+    def __init__(
+        self, maker: async_sessionmaker[AsyncSession], settings: Settings, name: str = ""
+    ) -> None:
+        self.maker = maker
+        self.settings = settings
+        self.name = name or f"sender-{uuid.uuid4().hex[:8]}"
+        self.composers: dict[int, tuple[datetime, Composer]] = {}
+        self.pools: dict[str, _Pool] = {}
+
+    async def run(self, stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:  # a database or server hiccup must not end the worker
+                log.exception("sender error")
+                handled = 0
+            if not handled:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+                except TimeoutError:
+                    pass
+        await self.close()
+
+    async def close(self) -> None:
+        for pool in self.pools.values():
+            await pool.close()
+        self.pools.clear()
+
+    async def run_once(self) -> int:
+        """Claim one batch and send it; answers how many rows it handled."""
+        async with self.maker() as session:
+            await expire_leases(session)
+            token = f"{self.name}:{uuid.uuid4().hex[:12]}"
+            rows = await claim(session, self.settings, token)
+            if not rows:
+                return 0
+            results: list[Result] = []
+            for campaign_id, group in _by_campaign(rows).items():
+                results += await self._send_campaign(session, campaign_id, group)
+            await record(session, self.settings, token, results)
+            return len(rows)
+
+    async def _composer(self, session: AsyncSession, campaign: Campaign) -> Composer:
+        cached = self.composers.get(campaign.id or 0)
+        if cached is None or cached[0] != campaign.updated_at:
+            composer = await load_composer(session, self.settings, campaign)
+            cached = (campaign.updated_at, composer)
+            self.composers[campaign.id or 0] = cached
+        return cached[1]
+
+    async def _send_campaign(
+        self, session: AsyncSession, campaign_id: int, rows: list[Outgoing]
+    ) -> list[Result]:
+        campaign = await session.get(Campaign, campaign_id, populate_existing=True)
+        assert campaign is not None
+        now = datetime.now(UTC)
+        if campaign.deadline_at and campaign.deadline_at <= now:
+            return [Result(r, "cancelled", DEADLINE) for r in rows if not r.is_test] + [
+                Result(r, "failed", DEADLINE) for r in rows if r.is_test
+            ]
+        composer = await self._composer(session, campaign)
+        account = composer.account
+        grant = await ratelimit.reserve(session, self.settings, account, len(rows), now)
+        allowed, held = rows[: grant.count], rows[grant.count :]
+        results = [Result(r, "queued", not_before=grant.retry_at) for r in held]
+        results += await self._send(composer, allowed, grant.until)
+        return results
+
+    async def _send(
+        self, composer: Composer, rows: list[Outgoing], until: datetime
+    ) -> list[Result]:
+        s = self.settings
+        pool = self.pools.setdefault(composer.account.key, _Pool(composer.account, timeout=30.0))
+        queue: asyncio.Queue[Outgoing] = asyncio.Queue()
+        for r in rows:
+            queue.put_nowait(r)
+        results: list[Result] = []
+
+        async def lane() -> None:
+            while not queue.empty():
+                row = queue.get_nowait()
+                if datetime.now(UTC) > until:  # the reservation lapsed: not now
+                    results.append(Result(row, "queued"))
+                    continue
+                try:
+                    data = composer.build(row)
+                except merge.RenderError as exc:
+                    results.append(Result(row, "failed", f"The message cannot be made: {exc}"))
+                    continue
+                results.append(await send_one(pool, composer.from_address, row, data))
+
+        lanes = min(s.send_concurrency, len(rows)) or 1
+        await asyncio.gather(*(lane() for _ in range(lanes)))
+        return results
+
+
+def _by_campaign(rows: Iterable[Outgoing]) -> dict[int, list[Outgoing]]:
+    groups: dict[int, list[Outgoing]] = {}
+    for r in rows:
+        groups.setdefault(r.campaign_id, []).append(r)
+    return groups
+
+
+async def expire_leases(session: AsyncSession) -> int:
+    """Claimed rows whose lease ran out with no result: nobody knows if they arrived."""
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.status == "sending", Delivery.lease_until < datetime.now(UTC))
+        .values(status="unknown", last_error=UNKNOWN_LEASE, lease_until=None)
+    )
+    await session.commit()
+    return int(result.rowcount or 0)
+
+
+async def claim(session: AsyncSession, settings: Settings, token: str) -> list[Outgoing]:
+    """Take up to a batch of due rows of running campaigns (and any test sends)."""
+    now = datetime.now(UTC)
+    running = select(Campaign.id).where(Campaign.status == "sending")
+    due = (
+        select(Delivery.id)
+        .where(
+            Delivery.status.in_(("queued", "deferred")),
+            Delivery.next_attempt_at <= now,
+            or_(Delivery.campaign_id.in_(running), Delivery.is_test.is_(True)),
+        )
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(settings.send_batch)
+    )
+    if session.bind.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    lease = now + timedelta(seconds=settings.send_lease_seconds)
+    stmt = (
+        update(Delivery)
+        .where(Delivery.id.in_(due.scalar_subquery()), Delivery.status.in_(("queued", "deferred")))
+        .values(status="sending", lease_until=lease, worker=token, attempts=Delivery.attempts + 1)
+        .returning(*_OUTGOING)
+        .execution_options(synchronize_session=False)
+    )
+    rows = [Outgoing(*r) for r in (await session.execute(stmt)).all()]
+    await session.commit()
+    return sorted(rows, key=lambda r: r.id)
+
+
+def _backoff(settings: Settings, attempts: int) -> timedelta:
+    base = settings.send_retry_seconds * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(base, 6 * 3600) * random.uniform(0.8, 1.2))  # noqa: S311
+
+
+async def record(
+    session: AsyncSession, settings: Settings, token: str, results: list[Result]
+) -> None:
+    """Write every result of a batch in one transaction."""
+    if not results:
+        return
+    now = datetime.now(UTC)
+    params = []
+    for r in results:
+        p = {"rid": r.row.id, "tok": token, "st": r.status, "err": r.error, "sent": None,
+             "next": now, "att": r.row.attempts}  # fmt: skip
+        if r.status == "sent":
+            p["sent"] = now
+        elif r.status == "deferred":
+            p["next"] = now + _backoff(settings, r.row.attempts)
+        elif r.status == "queued":  # released unsent: this was not an attempt
+            p["att"] -= 1
+            p["next"] = r.not_before or now
+        params.append(p)
+    table = Delivery.__table__  # Core: one executemany, not the ORM's bulk update
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("rid"), table.c.worker == bindparam("tok"))
+        # Literal values: executemany cannot expand an IN list.
+        .where(or_(table.c.status == literal("sending"), table.c.status == literal("unknown")))
+        .values(
+            status=bindparam("st"), last_error=bindparam("err"), sent_at=bindparam("sent"),
+            next_attempt_at=bindparam("next"), attempts=bindparam("att"), lease_until=None,
+        )  # fmt: skip
+    )
+    connection = await session.connection()
+    await connection.execute(stmt, params)
+    await _past_deadline(session, now)
+    await _count_failures(session, settings, results)
+    sent = [r.row.id for r in results if r.status == "sent" and not r.row.is_test]
+    if sent:
+        await record_timeline(session, sent)
+    await session.commit()
+    await finish_done(session, {r.row.campaign_id for r in results})
+
+
+async def _past_deadline(session: AsyncSession, now: datetime) -> None:
+    """A retry that would fall after the deadline is not made."""
+    late = select(Campaign.id).where(Campaign.deadline_at.is_not(None), Campaign.deadline_at <= now)
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.status.in_(("queued", "deferred")), Delivery.campaign_id.in_(late))
+        .where(Delivery.is_test.is_(False))
+        .values(status="cancelled", last_error=DEADLINE)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _count_failures(session: AsyncSession, settings: Settings, results: list[Result]) -> None:
+    """Failures in a row, per campaign; too many pause it (a broken account or server)."""
+    for campaign_id in {r.row.campaign_id for r in results}:
+        mine = [r for r in results if r.row.campaign_id == campaign_id and r.status != "queued"]
+        campaign = await session.get(Campaign, campaign_id)
+        if campaign is None or not mine:
+            continue
+        streak = campaign.consecutive_failures
+        for r in mine:
+            streak = 0 if r.status == "sent" else streak + (r.status in ("failed", "deferred"))
+        campaign.consecutive_failures = streak
+        if streak >= settings.send_failures_to_pause and campaign.status == "sending":
+            campaign.status = "paused"
+            last = mine[-1].error
+            campaign.paused_reason = f"Paused after {streak} failures in a row. Last: {last}"[:300]
+        session.add(campaign)
+
+
+async def record_timeline(session: AsyncSession, delivery_ids: list[int]) -> None:
+    """Each sent message on its contact's timeline; the first also records the notice.
+    The caller commits."""
+    rows = (
+        await session.execute(
+            select(
+                Delivery.id,
+                Delivery.org_id,
+                Delivery.contact_id,
+                Delivery.campaign_id,
+                Delivery.sent_at,
+                Delivery.privacy_notice,
+                Campaign.name,
+            )  # fmt: skip
+            .join(Campaign, Campaign.id == Delivery.campaign_id)
+            .where(Delivery.id.in_(delivery_ids), Delivery.contact_id.is_not(None))
+            .where(Delivery.status == "sent")
+        )
+    ).all()
+    if not rows:
+        return
+    now = datetime.now(UTC)
+    await insert_rows(
+        session,
+        Interaction,
+        [
+            {"org_id": org_id, "contact_id": contact_id, "kind": "email_out", "direction": "out",
+             "occurred_at": sent_at or now, "summary": f"Campaign: {name}"[:300], "body": "",
+             "author_id": None, "campaign_id": cid, "delivery_id": did, "created_at": now}
+            for did, org_id, contact_id, cid, sent_at, _notice, name in rows
+        ],
+    )  # fmt: skip
+    contacts = {contact_id for _d, _o, contact_id, *_ in rows}
+    noticed = {contact_id for _d, _o, contact_id, _c, _s, notice, _n in rows if notice}
+    await session.execute(
+        update(Contact)
+        .where(Contact.id.in_(contacts))
+        .where(or_(Contact.last_interaction_at.is_(None), Contact.last_interaction_at < now))
+        .values(last_interaction_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if noticed:
+        await session.execute(
+            update(Contact)
+            .where(Contact.id.in_(noticed), Contact.privacy_notice_at.is_(None))
+            .values(privacy_notice_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def finish_done(session: AsyncSession, campaign_ids: set[int]) -> None:
+    """A sending campaign with nothing left to send is finished."""
+    open_rows = select(Delivery.id).where(
+        Delivery.campaign_id == Campaign.id,
+        Delivery.is_test.is_(False),
+        Delivery.status.in_(("queued", "deferred", "sending")),
+    )
+    now = datetime.now(UTC)
+    await session.execute(
+        update(Campaign)
+        .where(Campaign.id.in_(campaign_ids), Campaign.status == "sending")
+        .where(~open_rows.exists())
+        .values(status="finished", finished_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
