@@ -1,0 +1,504 @@
+"""Merge templates for campaign mail: compile a variant once, render it per recipient fast.
+
+A variant's body is Markdown with Jinja merge fields. Compiling hides every `{{ … }}` and
+`{% … %}` behind an inert placeholder, runs Markdown and nh3 once, puts the Jinja source back
+into the sanitised HTML (and into a plain-text version derived from it) and compiles both in
+the immutable sandbox. Rendering is then only Jinja: no Markdown, no sanitising per recipient,
+and merge values never pass through Markdown, so `*`, `_` and `#` in a name stay literal.
+
+The AST check is the first line of defence (fields, a few filters and if/elif/else only); the
+sandbox with its globals and filters stripped, and the size and time caps, are the second.
+
+Missing data: a field the recipient lacks (no key, None, or only whitespace) is an error where
+the template prints it bare, so "Dear ," never goes out; it is fine under `|default(…)` (put
+`default` first in a chain) or inside `{% if field %}`, where it counts as false.
+`personal_line` is never required.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from html import escape
+from html.parser import HTMLParser
+from typing import Any, NoReturn
+
+import nh3
+from jinja2 import StrictUndefined, Template, Undefined, nodes
+from jinja2.exceptions import TemplateRuntimeError, TemplateSyntaxError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import missing
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from crm.errors import InvalidInput
+
+STANDARD_FIELDS = ("first_name", "last_name", "salutation", "outlet", "beat")
+PERSONAL_LINE = "personal_line"
+ALLOWED_FILTERS = ("upper", "lower", "title", "capitalize", "default", "d", "trim")
+
+MAX_SUBJECT_CHARS = 500
+MAX_BODY_CHARS = 100_000
+MAX_EMBARGO_CHARS = 500
+MAX_VALUE_CHARS = 2_000  # per merge value, and for the personal line
+MAX_RENDERED_CHARS = 1_000_000  # per rendered part
+RENDER_TIME_LIMIT = 0.5  # seconds for one recipient's subject, text and html together
+
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+# Words Jinja reads as literals, operators or special names: a field so named could never print.
+_RESERVED = frozenset(
+    "true false none and or not in is if else elif endif self loop caller varargs kwargs".split()
+)
+
+
+class TemplateError(InvalidInput):
+    """The variant cannot be compiled; `errors` maps subject, body, embargo to a message."""
+
+
+class RenderError(Exception):
+    """One recipient's message cannot be rendered; `field` names the culprit when there is one."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str  # a body fragment, no <html> shell
+
+
+class _MissingField(StrictUndefined):
+    """Strict when printed, but false in `{% if %}` and replaced by `default`."""
+
+    __slots__ = ()
+
+    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
+        name = self._undefined_name
+        if name is None or self._undefined_obj is not missing:  # e.g. the sandbox refusing
+            raise RenderError(None, self._undefined_message)
+        raise RenderError(name, f"No value for {name}: the template uses it without a default")
+
+    __iter__ = __str__ = __len__ = __contains__ = _fail_with_undefined_error  # type: ignore[assignment]
+    __eq__ = Undefined.__eq__  # type: ignore[assignment]
+    __ne__ = Undefined.__ne__  # type: ignore[assignment]
+    __hash__ = Undefined.__hash__  # type: ignore[assignment]
+    __bool__ = Undefined.__bool__  # type: ignore[assignment]
+
+
+def _environment(*, autoescape: bool) -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(autoescape=autoescape, undefined=_MissingField)
+    # Nothing to call and no filter beyond the allow-list, even if the AST check had a gap.
+    env.globals.clear()
+    env.tests.clear()
+    env.filters = {name: env.filters[name] for name in ALLOWED_FILTERS}
+    return env
+
+
+_HTML_ENV = _environment(autoescape=True)
+_TEXT_ENV = _environment(autoescape=False)
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+_sanitise = functools.partial(
+    nh3.clean,
+    tags={"p", "br", "strong", "em", "s", "a", "ul", "ol", "li", "blockquote", "hr", "code"}
+    | {"pre", "h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td"},
+    attributes={"a": {"href", "title"}, "ol": {"start"}},
+    url_schemes={"http", "https", "mailto"},
+    link_rel="noopener",
+)
+
+# --- checking the Jinja AST ----------------------------------------------------------------
+
+_FORBIDDEN: dict[type[nodes.Node], str] = {
+    nodes.For: "for loops are not allowed",
+    nodes.Macro: "macros are not allowed",
+    nodes.CallBlock: "{% call %} blocks are not allowed",
+    nodes.Assign: "{% set %} is not allowed",
+    nodes.AssignBlock: "{% set %} is not allowed",
+    nodes.Include: "{% include %} is not allowed",
+    nodes.Import: "{% import %} is not allowed",
+    nodes.FromImport: "{% import %} is not allowed",
+    nodes.Extends: "{% extends %} is not allowed",
+    nodes.Block: "{% block %} is not allowed",
+    nodes.FilterBlock: "{% filter %} blocks are not allowed",
+    nodes.Getattr: "attribute access (a.b) is not allowed",
+    nodes.Getitem: "item access (a['b']) is not allowed",
+    nodes.Call: "calling functions or methods is not allowed",
+    nodes.Test: "tests (`is …`) are not allowed; write {% if field %}",
+}
+_ALLOWED_NODES = tuple(
+    getattr(nodes, name)
+    for name in "Template Output TemplateData Const If CondExpr Not And Or Operand".split()
+)
+
+
+def _check_ast(tree: nodes.Template, known: frozenset[str]) -> frozenset[str]:
+    """Reject anything beyond fields, allowed filters and if/elif/else; return the fields used."""
+    used: set[str] = set()
+    stack: list[nodes.Node] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, nodes.Name):
+            if node.name.startswith("_"):
+                raise ValueError(f"names starting with _ are not allowed ({node.name})")
+            if node.name not in known:
+                raise ValueError(f"unknown field {node.name!r}; known: {', '.join(sorted(known))}")
+            used.add(node.name)
+        elif isinstance(node, nodes.Filter):
+            if node.name not in ALLOWED_FILTERS:
+                allowed = ", ".join(ALLOWED_FILTERS)
+                raise ValueError(f"filter {node.name!r} is not allowed; allowed: {allowed}")
+            if node.dyn_args or node.dyn_kwargs:
+                raise ValueError("filter arguments must be plain values")
+        elif isinstance(node, nodes.CondExpr) and node.expr2 is None:
+            raise ValueError("an inline if needs an else: {{ a if b else c }}")
+        elif isinstance(node, nodes.Compare):
+            if any(op.op not in ("eq", "ne") for op in node.ops):
+                raise ValueError("only == and != comparisons are allowed")
+        elif not isinstance(node, _ALLOWED_NODES):
+            what = f"this expression ({type(node).__name__}) is not allowed"
+            raise ValueError(_FORBIDDEN.get(type(node)) or f"{what}; use fields and if/else")
+        stack.extend(node.iter_child_nodes())
+    return frozenset(used)
+
+
+def _parse(
+    env: ImmutableSandboxedEnvironment, source: str, known: frozenset[str]
+) -> frozenset[str]:
+    """The fields `source` uses, after the AST check; ValueError says what is wrong."""
+    try:
+        return _check_ast(env.parse(source), known)
+    except TemplateSyntaxError as exc:
+        raise ValueError(f"line {exc.lineno}: {exc.message}") from exc
+
+
+def check_custom_field_name(name: str) -> None:
+    """A custom field is a lower-case identifier that does not shadow a field or Jinja word."""
+    if not _FIELD_NAME.fullmatch(name):
+        message = "use a-z, 0-9 and _, starting with a letter, at most 40 characters"
+        raise InvalidInput({"custom_field": f"{name!r}: {message}"})
+    if name in STANDARD_FIELDS or name == PERSONAL_LINE or name in _RESERVED:
+        raise InvalidInput({"custom_field": f"{name!r} is a reserved name"})
+
+
+# --- carrying Jinja through Markdown and nh3 ----------------------------------------------
+
+# A whole {{ … }}, {% … %} or {# … #}, with quoted strings inside skipped as Jinja's lexer does.
+_INSIDE = r"""(?:'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*"|[^'"])*?"""
+_JINJA_TAG = re.compile(r"\{\{" + _INSIDE + r"\}\}|\{%" + _INSIDE + r"%\}|\{#.*?#\}", re.DOTALL)
+_TAG = re.compile(r"<(/?)([a-z0-9]+)[^>]*>")
+_LITERAL_BRACE = re.compile(r"\{(?=[{%#]|$)")
+
+
+def _keyword(tag: str) -> str:
+    words = tag[2:-2].strip("-+ \t\r\n").split() if tag.startswith("{%") else []
+    return words[0] if words else ""
+
+
+class _Placeholders:
+    """Jinja tags swapped for alphanumeric tokens that Markdown and nh3 leave alone, and back."""
+
+    def __init__(self, body: str) -> None:
+        nonce = secrets.token_hex(4)
+        while nonce in body:
+            nonce = secrets.token_hex(4)
+        self.pattern = re.compile(rf"jx{nonce}(\d+)xj")
+        self.tags: list[str] = []
+        self.protected = _JINJA_TAG.sub(lambda m: self._swap(m[0], nonce), body)
+
+    def _swap(self, tag: str, nonce: str) -> str:
+        if tag.startswith("{#"):
+            return ""
+        if tag.startswith("{%") and _keyword(tag) not in ("if", "elif", "else", "endif"):
+            raise ValueError(f"{{% {_keyword(tag)} %}} is not allowed; use if/elif/else")
+        self.tags.append(tag)
+        return f"jx{nonce}{len(self.tags) - 1}xj"
+
+    def _blocks_only(self, match: re.Match[str]) -> bool:
+        return all(self.tags[int(i)].startswith("{%") for i in self.pattern.findall(match[0]))
+
+    def tidy_html(self, html: str) -> str:
+        """Unwrap paragraphs holding only {% if %} lines and drop the newline after each."""
+        only = rf"<p>((?:{self.pattern.pattern}\s*)+)</p>"
+        html = re.sub(only, lambda m: m[1].strip() if self._blocks_only(m) else m[0], html)
+        line = rf"{self.pattern.pattern}\n"
+        return re.sub(line, lambda m: m[0][:-1] if self._blocks_only(m) else m[0], html)
+
+    def tidy_text(self, text: str) -> str:
+        """Drop the space a soft line break left before an {% endif %} ending a line."""
+        line_end = rf" +{self.pattern.pattern}(?=\n|$)"
+        return re.sub(line_end, lambda m: m[0].lstrip() if self._blocks_only(m) else m[0], text)
+
+    def check(self, html: str) -> None:
+        """Every tag survived exactly once, and each if-branch keeps the HTML well-formed."""
+        if sorted(int(i) for i in self.pattern.findall(html)) != list(range(len(self.tags))):
+            raise ValueError("a merge field sits where the formatting drops it (e.g. an image)")
+        depth, previous_end = 0, 0
+        for match in self.pattern.finditer(html):
+            tag = self.tags[int(match[1])]
+            if not tag.startswith("{%"):
+                continue
+            if depth and not _keeps_html_whole(html[previous_end : match.start()]):
+                message = "an {% if %} must wrap whole paragraphs or text inside one paragraph"
+                raise ValueError(f"{message}: {tag}")
+            depth += {"if": 1, "endif": -1}.get(_keyword(tag), 0)
+            previous_end = match.end()
+
+    def restore(self, rendered: str) -> str:
+        """Put the Jinja tags back; a "{{" that Markdown made from escapes stays literal."""
+        pieces, pos = [], 0
+        for match in self.pattern.finditer(rendered):
+            pieces.append(_LITERAL_BRACE.sub("{{ '{' }}", rendered[pos : match.start()]))
+            pieces.append(self.tags[int(match[1])])
+            pos = match.end()
+        pieces.append(_LITERAL_BRACE.sub("{{ '{' }}", rendered[pos:]))
+        return "".join(pieces)
+
+
+def _keeps_html_whole(segment: str) -> bool:
+    """Whether a branch of an if leaves the open elements as it found them (`</p><p>` does)."""
+    opened: list[str] = []
+    closed: list[str] = []
+    for closing, name in _TAG.findall(segment):
+        if name in ("br", "hr"):
+            continue
+        if not closing:
+            opened.append(name)
+        elif not opened:
+            closed.append(name)
+        elif opened.pop() != name:
+            return False
+    return closed == opened[::-1]
+
+
+# --- the plain-text part ------------------------------------------------------------------
+
+
+class _TextWriter(HTMLParser):
+    """Readable text from the sanitised HTML: paragraphs, "- " lists, links as "text (url)"."""
+
+    _BLOCKS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table", "hr", "blockquote"}
+
+    def __init__(self, marker: re.Pattern[str]) -> None:
+        super().__init__(convert_charrefs=True)  # so no entity is left in the text
+        self.marker = marker
+        self.out = ""
+        self.lists: list[list[Any]] = []  # [tag, next number]
+        self.links: list[tuple[str, int]] = []
+        self.quotes: list[int] = []
+        self.pre = self.item_start = False
+
+    def _break(self, newlines: int) -> None:
+        if self.out and not self.item_start:
+            self.out = self.out.rstrip(" ")
+            self.out += "\n" * max(0, newlines - (len(self.out) - len(self.out.rstrip("\n"))))
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if any(self.marker.search(value or "") for _, value in attrs):
+            raise ValueError("merge fields cannot be used inside a link address or title")
+        if tag in self._BLOCKS or (tag in ("ul", "ol") and not self.lists):
+            self._break(2)
+        if tag == "hr":
+            self.out += "----"
+        elif tag == "br":
+            self.out += "\n"
+        elif tag in ("ul", "ol"):
+            self.lists.append([tag, int(dict(attrs).get("start") or 1)])
+        elif tag == "li" and self.lists:
+            self._break(1)
+            kind, number = self.lists[-1]
+            self.lists[-1][1] += 1
+            self.out += "  " * (len(self.lists) - 1) + ("- " if kind == "ul" else f"{number}. ")
+            self.item_start = True
+        elif tag == "a":
+            self.links.append((dict(attrs).get("href") or "", len(self.out)))
+        elif tag == "blockquote":
+            self.quotes.append(len(self.out))
+        elif tag in ("pre", "tr"):
+            self.pre = self.pre or tag == "pre"
+            self._break(1)
+        elif tag in ("td", "th") and not self.out.endswith("\n"):
+            self.out = self.out.rstrip(" ") + " | "
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self.links:
+            href, start = self.links.pop()
+            label = self.out[start:].strip()
+            if href and href not in (label, f"mailto:{label}"):
+                self.out += f" ({href})"
+        elif tag in ("ul", "ol") and self.lists:
+            self.lists.pop()
+            self._break(1 if self.lists else 2)
+        elif tag == "blockquote" and self.quotes:
+            start = self.quotes.pop()
+            lines = self.out[start:].strip("\n").split("\n")
+            self.out = self.out[:start] + "\n".join(f"> {line}".rstrip() for line in lines)
+            self._break(2)
+        elif tag in self._BLOCKS or tag == "li":
+            self.pre = self.pre and tag != "pre"
+            self._break(1 if tag == "li" else 2)
+
+    def handle_data(self, data: str) -> None:
+        if not self.pre:
+            data = re.sub(r"\s+", " ", data)
+            if not self.out or self.out.endswith("\n") or self.item_start:
+                data = data.lstrip()
+        if data:
+            self.out += data
+            self.item_start = False
+
+
+def _to_text(html: str, marker: re.Pattern[str]) -> str:
+    writer = _TextWriter(marker)
+    writer.feed(html)
+    writer.close()
+    return writer.out.strip()
+
+
+# --- compiling ----------------------------------------------------------------------------
+
+
+def _compile_subject(subject: str, known: frozenset[str]) -> tuple[Template, frozenset[str]]:
+    fields = _parse(_TEXT_ENV, subject, known)  # before compiling, which trusts the source
+    return _TEXT_ENV.from_string(subject), fields
+
+
+def _compile_body(body: str, known: frozenset[str]) -> tuple[Template, Template, frozenset[str]]:
+    known |= {PERSONAL_LINE}
+    fields = _parse(_HTML_ENV, body, known)
+    placeholders = _Placeholders(body)
+    html = placeholders.tidy_html(_sanitise(_MARKDOWN.render(placeholders.protected)))
+    placeholders.check(html)
+    text = placeholders.tidy_text(_to_text(html, placeholders.pattern))
+    html_source, text_source = placeholders.restore(html), placeholders.restore(text)
+    _parse(_HTML_ENV, html_source, known)  # what gets compiled passes the same check
+    _parse(_TEXT_ENV, text_source, known)
+    return _HTML_ENV.from_string(html_source), _TEXT_ENV.from_string(text_source), fields
+
+
+def compile_variant(
+    *, subject: str, body: str, embargo: str = "", custom_fields: Iterable[str] = ()
+) -> CompiledVariant:
+    """Compile one language variant of a campaign; raises TemplateError with field errors."""
+    custom = tuple(custom_fields)
+    try:
+        for name in custom:
+            check_custom_field_name(name)
+    except InvalidInput as exc:
+        raise TemplateError({"custom_fields": exc.errors["custom_field"]}) from exc
+    known = frozenset(STANDARD_FIELDS + custom)
+    errors: dict[str, str] = {}
+    embargo = " ".join(embargo.split())
+    if len(embargo) > MAX_EMBARGO_CHARS:
+        errors["embargo"] = f"at most {MAX_EMBARGO_CHARS} characters"
+    # Both parts are compiled even when one fails, so the officer sees every problem at once.
+    head = main = None
+    try:
+        head = _compile_subject(_sized(subject, MAX_SUBJECT_CHARS), known)
+    except (ValueError, RecursionError) as exc:
+        errors["subject"] = _problem(exc)
+    try:
+        main = _compile_body(_sized(body, MAX_BODY_CHARS), known)
+    except (ValueError, RecursionError) as exc:
+        errors["body"] = _problem(exc)
+    if errors or head is None or main is None:
+        raise TemplateError(errors)
+    fields = head[1] | main[2]
+    return CompiledVariant(head[0], main[0], main[1], fields, embargo, tidy="{%" in body)
+
+
+def _sized(source: str, limit: int) -> str:
+    if not source.strip():
+        raise ValueError("required")
+    if len(source) > limit:
+        raise ValueError(f"at most {limit:,} characters")
+    return source
+
+
+def _problem(exc: Exception) -> str:
+    return "the template is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+_EMPTY_PARAGRAPH = re.compile(r"<p>\s*</p>\n?")
+_BLANK_LINES = re.compile(r"\n\n\n+")
+
+
+class CompiledVariant:
+    """One variant, ready to render for each recipient."""
+
+    def __init__(
+        self,
+        subject: Template,
+        html: Template,
+        text: Template,
+        fields: frozenset[str],
+        embargo: str,
+        *,
+        tidy: bool,
+    ) -> None:
+        self.fields = fields
+        self._subject, self._html, self._text = subject, html, text
+        self._values = tuple(sorted(fields - {PERSONAL_LINE}))
+        # An {% if %} or an empty personal line may leave blank paragraphs to sweep up.
+        self._tidy = tidy or PERSONAL_LINE in fields
+        self._embargo_text = f"{embargo}\n\n" if embargo else ""
+        self._embargo_html = f"<p><strong>{escape(embargo)}</strong></p>\n" if embargo else ""
+
+    def render(self, values: Mapping[str, str | None], *, personal_line: str = "") -> Rendered:
+        """Subject, text and HTML for one recipient; raises RenderError naming a bad field."""
+        context = self._context(values)
+        line = _check_value(PERSONAL_LINE, personal_line or "").replace("\r\n", "\n").strip()
+        line_html = Markup("<br>\n").join(line.split("\n")) if line else Markup("")
+        deadline = time.perf_counter() + RENDER_TIME_LIMIT
+        subject = " ".join(_run(self._subject, context, deadline).split())  # no CR/LF
+        text = _run(self._text, {**context, PERSONAL_LINE: line}, deadline)
+        html = _run(self._html, {**context, PERSONAL_LINE: line_html}, deadline)
+        if self._tidy:
+            text = _BLANK_LINES.sub("\n\n", text.replace(" \n", "\n")).strip()
+            html = _EMPTY_PARAGRAPH.sub("", html)
+        if line and PERSONAL_LINE not in self.fields:
+            text = f"{line}\n\n{text}"
+            html = f"<p>{line_html}</p>\n{html}"
+        return Rendered(subject, self._embargo_text + text, self._embargo_html + html)
+
+    def _context(self, values: Mapping[str, str | None]) -> dict[str, str]:
+        # Only the fields the template uses, in a fresh plain dict; blanks stay undefined.
+        context = {}
+        for name in self._values:
+            value = values.get(name)
+            if value is not None and _check_value(name, value).strip():
+                context[name] = value
+        return context
+
+
+def _check_value(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise RenderError(name, f"{name} must be text, not {type(value).__name__}")
+    if len(value) > MAX_VALUE_CHARS:
+        raise RenderError(name, f"{name} is longer than {MAX_VALUE_CHARS:,} characters")
+    return value
+
+
+def _run(template: Template, context: dict[str, Any], deadline: float) -> str:
+    """Render with the size and time caps checked between chunks."""
+    chunks: list[str] = []
+    size = 0
+    try:
+        for chunk in template.generate(context):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_RENDERED_CHARS:
+                raise RenderError(None, f"The message would exceed {MAX_RENDERED_CHARS:,} chars")
+            if time.perf_counter() > deadline:
+                raise RenderError(None, "Rendering the message took too long")
+    except TemplateRuntimeError as exc:  # the sandbox refusing, should the AST check miss
+        raise RenderError(None, str(exc)) from exc
+    return "".join(chunks)
