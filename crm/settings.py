@@ -17,6 +17,8 @@ class Settings(BaseSettings):
     secret_key: str = Field(default="", repr=False)
     base_url: str = "http://127.0.0.1:8000"
     default_language: str = "en"
+    # Times people type into forms (a campaign's schedule) are in this zone.
+    timezone: str = "Europe/Belgrade"
     # Background jobs run inside `beatbook serve` unless a separate worker does them.
     run_jobs_in_process: bool = True
     # Login throttling: failures counted per address and per client in this window.

@@ -30,7 +30,7 @@ class Check:
     plan: audience.Plan
 
 
-async def _compiled(session: AsyncSession, campaign: Campaign) -> dict:
+async def compiled_for(session: AsyncSession, campaign: Campaign) -> dict:
     rows = await session.execute(
         select(CampaignVariant).where(CampaignVariant.campaign_id == campaign.id)
     )
@@ -43,7 +43,7 @@ async def _compiled(session: AsyncSession, campaign: Campaign) -> dict:
 async def check(session: AsyncSession, actor: Actor, settings: Settings, campaign_id: int) -> Check:
     """Every recipient, every exclusion with its reason, and the over-pitched, before launch."""
     campaign = await get_campaign(session, actor, campaign_id)
-    plan = await audience.plan(session, settings, campaign, await _compiled(session, campaign))
+    plan = await audience.plan(session, settings, campaign, await compiled_for(session, campaign))
     return Check(campaign, plan)
 
 
@@ -83,7 +83,7 @@ async def launch(
         await session.rollback()
         raise Conflict("This campaign has already been launched.")
     try:
-        plan = await audience.plan(session, settings, campaign, await _compiled(session, campaign))
+        plan = await audience.plan(session, settings, campaign, await compiled_for(session, campaign))
         if not plan.recipients:
             raise InvalidInput({"audience": "Nobody would receive this campaign."})
         if expected is not None and expected != len(plan.recipients):
@@ -158,7 +158,7 @@ async def send_test(
     """Queue the message as one recipient would get it, to the officer's own address."""
     actor.require_write()
     campaign = await get_campaign(session, actor, campaign_id)
-    compiled = await _compiled(session, campaign)
+    compiled = await compiled_for(session, campaign)
     recipient = await preview_recipient(session, settings, campaign, compiled, as_contact_id)
     domain = await _sending_domain(session, settings, campaign)
     row = _row(campaign_id, recipient, domain, datetime.now(UTC))
