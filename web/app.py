@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -82,6 +83,12 @@ class SecurityHeaders:
 # python-multipart that FastAPI needs, so these check the form's token themselves
 # (web.deps.require_form_csrf) and every other path refuses multipart bodies outright.
 UPLOAD_PATHS = frozenset({"/imports", "/api/v1/imports"})
+# A campaign's attachments: /campaigns/12/attachments and its API twin.
+UPLOAD_PATTERN = re.compile(r"(/api/v1)?/campaigns/[0-9]{1,10}/attachments")
+
+
+def is_upload_path(path: str) -> bool:
+    return path in UPLOAD_PATHS or UPLOAD_PATTERN.fullmatch(path) is not None
 
 
 def _is_multipart(scope: Scope) -> bool:
@@ -92,7 +99,7 @@ def _is_multipart(scope: Scope) -> bool:
 
 
 def _upload_checks_itself(scope: Scope) -> bool:
-    return scope["path"] in UPLOAD_PATHS and _is_multipart(scope)
+    return is_upload_path(scope["path"]) and _is_multipart(scope)
 
 
 class UploadsOnlyWhereExpected:
@@ -103,7 +110,7 @@ class UploadsOnlyWhereExpected:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _is_multipart(scope) and scope["path"] not in UPLOAD_PATHS:
+        if scope["type"] == "http" and _is_multipart(scope) and not is_upload_path(scope["path"]):
             response = PlainTextResponse("This address does not take file uploads.", 415)
             await response(scope, receive, send)
             return
@@ -191,6 +198,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
     from web.routes import (
         api,
         auth,
+        campaigns,
         contacts,
         duplicates,
         exports,
@@ -203,7 +211,10 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
     )
 
     # Exports first: `/contacts/export.csv` must not be read as `/contacts/{contact_id}`.
-    pages = (auth, home, exports, contacts, outlets, lists, settings_pages, imports, duplicates)
+    pages = (
+        auth, home, exports, contacts, outlets, lists, settings_pages, imports, duplicates,
+        campaigns,
+    )  # fmt: skip
     for module in (*pages, privacy):
         app.include_router(module.router)
     app.include_router(exports.api, prefix="/api/v1")
