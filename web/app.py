@@ -102,6 +102,17 @@ def _upload_checks_itself(scope: Scope) -> bool:
     return is_upload_path(scope["path"]) and _is_multipart(scope)
 
 
+def _is_unsubscribe(path: str) -> bool:
+    """/u/TOKEN needs no CSRF token: the signed, unguessable token in the path is the
+    authorisation, and RFC 8058's one-click POST comes from mail providers with no session
+    (as multipart/form-data or form-urlencoded; the route never reads the body)."""
+    return path.startswith("/u/")
+
+
+def _skips_csrf(scope: Scope) -> bool:
+    return _upload_checks_itself(scope) or _is_unsubscribe(scope["path"])
+
+
 class UploadsOnlyWhereExpected:
     """A multipart body anywhere but an upload path is refused (415) before the CSRF check,
     so no form can slip past that check by being sent as multipart."""
@@ -110,7 +121,9 @@ class UploadsOnlyWhereExpected:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _is_multipart(scope) and not is_upload_path(scope["path"]):
+        path = scope.get("path", "")
+        takes = is_upload_path(path) or _is_unsubscribe(path)
+        if scope["type"] == "http" and _is_multipart(scope) and not takes:
             response = PlainTextResponse("This address does not take file uploads.", 415)
             await response(scope, receive, send)
             return
@@ -186,7 +199,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
         asgi_csrf,
         signing_secret=settings.secret_key,
         always_protect=_PublicForms(),
-        skip_if_scope=_upload_checks_itself,
+        skip_if_scope=_skips_csrf,
         cookie_secure=settings.secure_cookies,
     )
     app.add_middleware(MalformedBody)  # added after, so it wraps the CSRF check
@@ -199,25 +212,29 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
         api,
         auth,
         campaigns,
+        campaigns_api,
         contacts,
         duplicates,
         exports,
         home,
         imports,
         lists,
+        mailbox,
         outlets,
         privacy,
         settings_pages,
+        unsubscribe,
     )
 
     # Exports first: `/contacts/export.csv` must not be read as `/contacts/{contact_id}`.
     pages = (
         auth, home, exports, contacts, outlets, lists, settings_pages, imports, duplicates,
-        campaigns,
+        campaigns, mailbox,
     )  # fmt: skip
-    for module in (*pages, privacy):
+    for module in (*pages, privacy, unsubscribe):
         app.include_router(module.router)
     app.include_router(exports.api, prefix="/api/v1")
+    app.include_router(campaigns_api.api, prefix="/api/v1")
     app.include_router(api.router, prefix="/api/v1")
     for module in (imports, duplicates, privacy):
         app.include_router(module.api, prefix="/api/v1")
