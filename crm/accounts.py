@@ -497,7 +497,10 @@ async def set_role(session: AsyncSession, *, actor: Actor, user_id: int, role: s
     await session.commit()
 
 
-async def update_org(session: AsyncSession, *, actor: Actor, name: str, language: str) -> None:
+async def update_org(
+    session: AsyncSession, *, actor: Actor, name: str, language: str, pitch_limit: int | None = None
+) -> None:
+    """Rename, change the mail language, and (when given) the over-pitching threshold."""
     actor.require_owner()
     name = name.strip()
     errors = {}
@@ -505,6 +508,8 @@ async def update_org(session: AsyncSession, *, actor: Actor, name: str, language
         errors["name"] = "Give the organisation a name of up to 200 characters."
     if language not in ("en", "sq", "sr-Latn", "sr-Cyrl"):
         errors["default_language"] = "Choose a language."
+    if pitch_limit is not None and not 1 <= pitch_limit <= 100:
+        errors["pitch_limit"] = "Enter a number of messages from 1 to 100."
     taken = await session.execute(
         select(Organisation.id).where(Organisation.name == name, Organisation.id != actor.org_id)
     )
@@ -515,6 +520,8 @@ async def update_org(session: AsyncSession, *, actor: Actor, name: str, language
     org = await session.get(Organisation, actor.org_id)
     assert org is not None
     org.name, org.default_language = name, language
+    if pitch_limit is not None:
+        org.pitch_limit = pitch_limit
     session.add(org)
     audit.record(
         session, org_id=actor.org_id, user_id=actor.user_id, action="update",

@@ -124,9 +124,20 @@ async def update_org(request: Request, auth: CurrentAuth, session: SessionDep) -
             actor=auth.actor,
             name=data.get("name", ""),
             language=data.get("default_language", ""),
+            pitch_limit=_whole(data.get("pitch_limit")),
         )
 
     return await _attempt(request, auth, session, action, data)
+
+
+def _whole(value: str | None) -> int | None:
+    """A number field: None when left out, 0 (refused later) when it is not a number."""
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return 0
 
 
 @router.post("/settings/invitations")
