@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import EmailStr, StringConstraints
-from sqlalchemy import String, and_, case, cast, delete, false, func, or_, select
+from sqlalchemy import String, and_, case, cast, delete, false, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,9 +31,12 @@ from crm.errors import Conflict, DomainError, InvalidInput, NotFound
 from crm.models import (
     SUPPRESSION_REASONS,
     AuditEntry,
+    Campaign,
+    CaughtMessage,
     Contact,
     ContactEmail,
     DataRequest,
+    Delivery,
     ImportBatch,
     ImportFile,
     ImportRow,
@@ -256,11 +259,61 @@ async def export_contact_data(session: AsyncSession, actor: Actor, contact_id: i
         },
         "do_not_contact": {"value": c.do_not_contact, "reason": c.do_not_contact_reason},
         "interactions": interactions,
+        "campaign_messages": await _deliveries(session, contact_id),
         "import_rows": await _import_rows(session, actor.org_id, contact_id),
         "audit": await _audit_entries(
             session, actor.org_id, contact_id, [i["id"] for i in interactions]
         ),
     }
+
+
+async def _deliveries(session: AsyncSession, contact_id: int) -> list[dict[str, Any]]:
+    """Every campaign message addressed to the contact, with what it was personalised with."""
+    rows = await session.execute(
+        select(Delivery, Campaign.name)
+        .join(Campaign, Campaign.id == Delivery.campaign_id)
+        .where(Delivery.contact_id == contact_id)
+        .order_by(Delivery.id)
+    )
+    return [
+        {
+            "campaign": name, "address": d.address, "language": d.language,
+            "merge_fields": d.fields, "personal_line": d.personal_line,
+            "privacy_notice": d.privacy_notice, "status": d.status, "sent_at": _iso(d.sent_at),
+            "replied_at": _iso(d.replied_at), "unsubscribed_at": _iso(d.unsubscribed_at),
+        }
+        for d, name in rows.all()
+    ]  # fmt: skip
+
+
+async def _scrub_deliveries(session: AsyncSession, contact_id: int, emails: list[str]) -> None:
+    """Campaign counts keep their rows; the rows keep nothing about the person. Copies in the
+    mail catcher go entirely."""
+    rows = await session.execute(
+        select(Delivery.id, Delivery.message_id).where(
+            or_(Delivery.contact_id == contact_id, Delivery.address_norm.in_(emails))
+        )
+    )
+    found = rows.all()
+    if not found:
+        return
+    ids = [i for i, _ in found]
+    await session.execute(
+        delete(CaughtMessage).where(CaughtMessage.message_id.in_([m for _, m in found]))
+    )
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids))
+        .values(
+            contact_id=None,
+            address="",
+            address_norm=literal("erased:") + cast(Delivery.id, String),
+            name="",
+            fields={},
+            personal_line="",
+            privacy_notice="",
+        )  # fmt: skip
+    )
 
 
 # --- erasure --------------------------------------------------------------------------------
@@ -380,6 +433,7 @@ async def _erase(session: AsyncSession, actor: Actor, settings: Settings, contac
     await _scrub_audit(session, actor.org_id, cid, interaction_ids, quoted)
     await _scrub_import_rows(session, actor.org_id, cid, quoted)
     await _scrub_import_files(session, actor.org_id, emails)
+    await _scrub_deliveries(session, cid, emails)
     for email in emails:
         await suppress(session, settings, actor.org_id, email, "erased")
     # The contact's emails, roles, beats, tags, list memberships and interactions cascade.

@@ -427,3 +427,28 @@ async def test_another_organisation_cannot_see_or_launch_a_campaign(
         await outbox.check(session, world.outsider, sending, campaign.id)
     with pytest.raises(NotFound):
         await outbox.launch(session, world.outsider, sending, campaign.id)
+
+
+async def test_a_contacts_campaign_mail_joins_their_export_and_erasure(
+    session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
+) -> None:
+    from crm.models import CaughtMessage
+    from crm.privacy import erase_contact, export_contact_data
+
+    ids = await _people(session, world.editor, [("Arbën", "arben@koha.net", "sq")])
+    campaign = await _campaign(session, world.editor, ids)
+    await outbox.launch(session, world.editor, sending, campaign.id)
+    await _drain(maker, sending)
+    row = (await _deliveries(session, campaign.id))["arben@koha.net"]
+    session.add(CaughtMessage(org_id=world.editor.org_id, message_id=row.message_id, raw=b"x"))
+    await session.commit()
+    exported = await export_contact_data(session, world.editor, ids[0])
+    [message] = exported["campaign_messages"]
+    assert message["address"] == "arben@koha.net" and message["status"] == "sent"
+    assert message["merge_fields"]["first_name"] == "Arbën"
+    await erase_contact(session, world.editor, sending, ids[0])
+    rows = await _deliveries(session, campaign.id)
+    [kept] = rows.values()
+    assert kept.status == "sent" and kept.contact_id is None
+    assert kept.address == "" and kept.fields == {} and "arben" not in kept.address_norm
+    assert (await session.execute(select(CaughtMessage))).first() is None
