@@ -132,3 +132,37 @@ async def my_coalitions(session: AsyncSession, actor: Actor) -> list[CoalitionVi
             if view.my_status == "accepted" or org.id == view.coalition.created_by_org_id:
                 view.members.append((org, status))
     return views
+
+
+async def accepted_coalition_ids(session: AsyncSession, org_id: int) -> list[int]:
+    rows = await session.execute(
+        select(CoalitionMember.coalition_id).where(
+            CoalitionMember.org_id == org_id, CoalitionMember.status == "accepted"
+        )
+    )
+    return list(rows.scalars())
+
+
+async def member_ids(session: AsyncSession, coalition_id: int) -> list[int]:
+    """The organisations that accepted membership of a coalition."""
+    rows = await session.execute(
+        select(CoalitionMember.org_id).where(
+            CoalitionMember.coalition_id == coalition_id, CoalitionMember.status == "accepted"
+        )
+    )
+    return list(rows.scalars())
+
+
+async def require_member(session: AsyncSession, actor: Actor, coalition_id: int) -> Coalition:
+    """The coalition, if the actor's organisation is an accepted member; else not found."""
+    coalition, mine = await _membership(session, actor, coalition_id)
+    if mine.status != "accepted":
+        raise NotFound("coalition")
+    return coalition
+
+
+async def coalition_name(session: AsyncSession, coalition_id: int | None) -> str:
+    if coalition_id is None:
+        return ""
+    coalition = await session.get(Coalition, coalition_id)
+    return coalition.name if coalition else ""

@@ -196,3 +196,66 @@ async def remove_member(session: AsyncSession, actor: Actor, list_id: int, conta
         entity="list", entity_id=list_id, changes={"contact_id": contact_id},
     )  # fmt: skip
     await session.commit()
+
+
+async def share_list(
+    session: AsyncSession, actor: Actor, list_id: int, coalition_id: int, *, shared: bool
+) -> None:
+    """Share a list with a coalition the organisation belongs to (or stop sharing it).
+
+    Partners can then choose it as the audience of a joint campaign; they never see its
+    members, only its name and how many addresses it reaches."""
+    from crm.coalitions import require_member
+    from crm.models import ListShare
+
+    actor.require_write()
+    lst = await get_list(session, actor, list_id)
+    await require_member(session, actor, coalition_id)
+    await session.execute(
+        delete(ListShare).where(
+            ListShare.list_id == list_id, ListShare.coalition_id == coalition_id
+        )
+    )
+    if shared:
+        session.add(ListShare(list_id=list_id, coalition_id=coalition_id))
+    audit.record(
+        session, org_id=actor.org_id, user_id=actor.user_id,
+        action="share" if shared else "unshare", entity="list", entity_id=lst.id,
+        changes={"coalition_id": coalition_id},
+    )  # fmt: skip
+    await session.commit()
+
+
+async def shared_lists(session: AsyncSession, actor: Actor) -> list[Any]:
+    """Lists shared with the coalitions the organisation belongs to, its own included:
+    (list id, list name, owner organisation id and name, coalition id, coalition name)."""
+    from crm.coalitions import accepted_coalition_ids
+    from crm.models import Coalition, ListShare, Organisation
+
+    mine = await accepted_coalition_ids(session, actor.org_id)
+    if not mine:
+        return []
+    rows = await session.execute(
+        select(
+            ContactList.id,
+            ContactList.name,
+            Organisation.id,
+            Organisation.name,
+            Coalition.id,
+            Coalition.name,
+        )  # fmt: skip
+        .join(ListShare, ListShare.list_id == ContactList.id)
+        .join(Coalition, Coalition.id == ListShare.coalition_id)
+        .join(Organisation, Organisation.id == ContactList.org_id)
+        .where(ListShare.coalition_id.in_(mine))
+        .order_by(Coalition.name, Organisation.name, ContactList.name)
+    )
+    return list(rows.all())
+
+
+async def shares_of(session: AsyncSession, list_id: int) -> set[int]:
+    """The coalitions a list is shared with."""
+    from crm.models import ListShare
+
+    rows = await session.execute(select(ListShare.coalition_id).where(ListShare.list_id == list_id))
+    return set(rows.scalars())

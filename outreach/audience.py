@@ -29,7 +29,7 @@ from crm.privacy import suppressed
 from crm.search import normalise_email
 from crm.settings import Settings
 from outreach import merge, wording
-from outreach.campaigns import audience_of, personal_lines
+from outreach.campaigns import audience_of, personal_lines, usable_lists
 
 # Why a recipient is left out; the page words each one.
 REASONS = {
@@ -69,6 +69,7 @@ class Excluded:
     detail: str = ""
     contact_id: int | None = None
     outlet_id: int | None = None
+    org_id: int | None = None  # who holds the contact (in a joint campaign, maybe a partner)
 
     @property
     def why(self) -> str:
@@ -101,15 +102,20 @@ def _chunks(ids: list[int]) -> Iterable[list[int]]:
         yield ids[start : start + STEP]
 
 
-async def _contact_ids(session: AsyncSession, campaign: Campaign) -> list[int]:
+async def _contact_ids(session: AsyncSession, campaign: Campaign) -> dict[int, list[int]]:
+    """The contacts of the audience, by the organisation that holds them: the campaign's own
+    lists and contacts, and in a joint campaign the lists partners shared with the coalition."""
     audience = audience_of(campaign)
-    actor = Actor(None, campaign.org_id, "viewer")
-    ids: dict[int, None] = dict.fromkeys(audience.contacts)
+    owners = await usable_lists(session, campaign.org_id, campaign.coalition_id, audience.lists)
+    by_org: dict[int, dict[int, None]] = {campaign.org_id: dict.fromkeys(audience.contacts)}
     for list_id in audience.lists:
-        ids.update(
-            dict.fromkeys(await matching_ids(session, actor, ContactFilter(list_id=list_id)))
-        )
-    return list(ids)
+        org_id = owners.get(list_id)
+        if org_id is None:  # unshared since it was chosen
+            continue
+        actor = Actor(None, org_id, "viewer")
+        found = await matching_ids(session, actor, ContactFilter(list_id=list_id))
+        by_org.setdefault(org_id, {}).update(dict.fromkeys(found))
+    return {org_id: list(ids) for org_id, ids in by_org.items()}
 
 
 async def _contacts(session: AsyncSession, org_id: int, ids: list[int]) -> list[dict[str, Any]]:
@@ -161,16 +167,15 @@ async def _already_sent(session: AsyncSession, campaign_id: int | None) -> set[s
     return set(rows.scalars())
 
 
-async def _pitch_counts(session: AsyncSession, org_id: int, ids: list[int]) -> dict[int, int]:
-    """Campaign messages each contact received from the organisation in the last 30 days."""
+async def _pitch_counts(session: AsyncSession, ids: list[int]) -> dict[int, int]:
+    """Campaign messages each contact received in the last 30 days (a contact belongs to one
+    organisation: these are its campaigns and the joint ones it took part in)."""
     since = datetime.now(UTC) - timedelta(days=30)
     counts: dict[int, int] = {}
     for part in _chunks(ids):
         rows = await session.execute(
             select(Delivery.contact_id, func.count())
-            .join(Campaign, Campaign.id == Delivery.campaign_id)
             .where(
-                Campaign.org_id == org_id,
                 Delivery.contact_id.in_(part),
                 Delivery.status == "sent",
                 Delivery.is_test.is_(False),
@@ -180,6 +185,30 @@ async def _pitch_counts(session: AsyncSession, org_id: int, ids: list[int]) -> d
         )
         counts.update({contact_id: n for contact_id, n in rows.all()})
     return counts
+
+
+async def _blocked_elsewhere(
+    session: AsyncSession, settings: Settings, org_ids: list[int], addresses: list[str]
+) -> dict[str, str]:
+    """In a joint campaign every co-signer's suppressions and do-not-contact marks apply:
+    address → reason, from any of `org_ids`."""
+    blocked: dict[str, str] = {}
+    for org_id in org_ids:
+        for norm, reason in (await suppressed(session, settings, org_id, addresses)).items():
+            blocked.setdefault(norm, reason)
+    for part in range(0, len(addresses), STEP):
+        rows = await session.execute(
+            select(ContactEmail.normalised)
+            .join(Contact, Contact.id == ContactEmail.contact_id)
+            .where(
+                ContactEmail.org_id.in_(org_ids),
+                ContactEmail.normalised.in_(addresses[part : part + STEP]),
+                Contact.do_not_contact.is_(True),
+            )
+        )
+        for norm in rows.scalars():
+            blocked.setdefault(norm, "do_not_contact")
+    return blocked
 
 
 def _contact_recipient(org: Organisation, person: dict[str, Any]) -> Recipient:
@@ -239,31 +268,32 @@ async def plan(
     org = await session.get(Organisation, campaign.org_id)
     assert org is not None
     result = Plan(pitch_limit=org.pitch_limit)
-    ids = await _contact_ids(session, campaign)
-    people = await _contacts(session, campaign.org_id, ids)
     lines = await personal_lines(session, campaign.id) if campaign.id else {}
     candidates: list[Recipient] = []
-    for person in people:
-        c: Contact = person["contact"]
-        if c.do_not_contact:
-            result.excluded.append(
-                Excluded(
-                    c.full_name,
-                    person["email"],
-                    "do_not_contact",
-                    c.do_not_contact_reason,
-                    contact_id=c.id,
-                )  # fmt: skip
-            )
-            continue
-        recipient = _contact_recipient(org, person)
-        recipient.personal_line = lines.get(c.id or 0, "")
-        candidates.append(recipient)
+    by_org = await _contact_ids(session, campaign)
+    for org_id, ids in by_org.items():
+        holder = org if org_id == org.id else await session.get(Organisation, org_id)
+        assert holder is not None
+        for person in await _contacts(session, org_id, ids):
+            c: Contact = person["contact"]
+            if c.do_not_contact:
+                result.excluded.append(
+                    Excluded(
+                        c.full_name,
+                        person["email"],
+                        "do_not_contact",
+                        c.do_not_contact_reason,
+                        contact_id=c.id,
+                    )  # fmt: skip
+                )
+                continue
+            recipient = _contact_recipient(holder, person)
+            recipient.personal_line = lines.get(c.id or 0, "")
+            candidates.append(recipient)
     candidates += await _desks(session, campaign, org)
-    await _screen(session, settings, campaign, compiled, candidates, result)
-    counts = await _pitch_counts(
-        session, campaign.org_id, [r.contact_id for r in result.recipients if r.contact_id]
-    )
+    cosigners = sorted(by_org) if campaign.coalition_id else [campaign.org_id]
+    await _screen(session, settings, campaign, compiled, candidates, result, cosigners)
+    counts = await _pitch_counts(session, [r.contact_id for r in result.recipients if r.contact_id])
     result.over_pitched = [
         OverPitched(r.contact_id, r.name, counts[r.contact_id])
         for r in result.recipients
@@ -279,6 +309,7 @@ async def _screen(
     compiled: dict[str, merge.CompiledVariant],
     candidates: list[Recipient],
     result: Plan,
+    cosigners: list[int],
 ) -> None:
     """Valid, unsuppressed, new and unique addresses whose message renders, in order."""
     valid: list[Recipient] = []
@@ -288,11 +319,17 @@ async def _screen(
         except Rejected:
             r.address = ""
         if not r.address:
-            result.excluded.append(Excluded(r.name, "", "no_email", "", r.contact_id, r.outlet_id))
+            result.excluded.append(
+                Excluded(r.name, "", "no_email", "", r.contact_id, r.outlet_id, r.org_id)
+            )
         else:
             r.norm = normalise_email(r.address)
             valid.append(r)
-    blocked = await suppressed(session, settings, campaign.org_id, [r.address for r in valid])
+    addresses = sorted({r.norm for r in valid})
+    if len(cosigners) > 1:
+        blocked = await _blocked_elsewhere(session, settings, cosigners, addresses)
+    else:
+        blocked = await suppressed(session, settings, campaign.org_id, addresses)
     sent = await _already_sent(session, campaign.id)
     seen: set[str] = set()
     for r in valid:
@@ -309,8 +346,38 @@ async def _screen(
                 reason, detail = "render", str(exc)
         if reason:
             result.excluded.append(
-                Excluded(r.name, r.address, reason, detail, r.contact_id, r.outlet_id)
+                Excluded(r.name, r.address, reason, detail, r.contact_id, r.outlet_id, r.org_id)
             )
             continue
         seen.add(r.norm)
         result.recipients.append(r)
+
+
+def as_seen_by(plan: Plan, org_id: int, partners: dict[int, str]) -> Plan:
+    """The plan as one organisation may see it: a partner's contacts in a joint campaign
+    appear only as "a contact of <partner>", never by name or address."""
+
+    def hidden(holder: int | None) -> bool:
+        return holder is not None and holder != org_id
+
+    def masked_name(holder: int | None) -> str:
+        return f"a contact of {partners.get(holder or 0, 'a partner')}"
+
+    return Plan(
+        recipients=[
+            Recipient(r.org_id, "", "", masked_name(r.org_id), r.language, {})
+            if hidden(r.org_id) else r
+            for r in plan.recipients
+        ],
+        excluded=[
+            Excluded(masked_name(e.org_id), "", e.reason, "", org_id=e.org_id)
+            if hidden(e.org_id) else e
+            for e in plan.excluded
+        ],
+        over_pitched=[o for o in plan.over_pitched if o.contact_id in plan_own(plan, org_id)],
+        pitch_limit=plan.pitch_limit,
+    )  # fmt: skip
+
+
+def plan_own(plan: Plan, org_id: int) -> set[int]:
+    return {r.contact_id for r in plan.recipients if r.contact_id and r.org_id == org_id}

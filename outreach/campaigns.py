@@ -11,15 +11,17 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import audit
+from crm import audit, coalitions
 from crm.accounts import Actor
 from crm.errors import Conflict, InvalidInput, NotFound
 from crm.models import (
     Campaign,
     CampaignAttachment,
     CampaignVariant,
+    ContactEmail,
     ContactList,
     Delivery,
+    ListShare,
     Outlet,
     PersonalLine,
     SenderIdentity,
@@ -52,6 +54,8 @@ class AudienceIn(Input):
 class CampaignIn(Input):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     kind: Literal["press_release", "pitch", "invitation", "reminder", "other"] = "press_release"
+    # A joint statement of a coalition: lists shared with it by partners may be chosen.
+    coalition_id: DbId | None = None
     sender_id: DbId | None = None
     default_language: Language = "sq"
     variants: dict[Language, VariantIn] = Field(default_factory=dict)
@@ -89,20 +93,51 @@ class CampaignView:
 
 
 async def _check_references(session: AsyncSession, actor: Actor, data: CampaignIn) -> None:
+    if data.coalition_id is not None:
+        try:
+            await coalitions.require_member(session, actor, data.coalition_id)
+        except NotFound as exc:
+            raise InvalidInput({"coalition_id": "Choose one of your coalitions."}) from exc
     if data.sender_id is not None:
         sender = await session.get(SenderIdentity, data.sender_id)
-        if sender is None or sender.org_id != actor.org_id:
+        own = (
+            sender is not None
+            and sender.org_id == actor.org_id
+            and sender.coalition_id in (None, data.coalition_id)
+        )
+        joint = (
+            sender is not None and data.coalition_id and sender.coalition_id == data.coalition_id
+        )
+        if not (own or joint):
             raise InvalidInput({"sender_id": "Choose one of your organisation's senders."})
-    for model, ids, name in (
-        (ContactList, data.audience.lists, "lists"),
-        (Outlet, data.audience.outlets, "outlets"),
-    ):
-        if ids:
-            found = await session.execute(
-                select(func.count()).where(model.id.in_(ids), model.org_id == actor.org_id)
+    if data.audience.outlets:
+        found = await session.execute(
+            select(func.count()).where(
+                Outlet.id.in_(data.audience.outlets), Outlet.org_id == actor.org_id
             )
-            if found.scalar_one() != len(set(ids)):
-                raise InvalidInput({f"audience.{name}": f"Some of those {name} do not exist."})
+        )
+        if found.scalar_one() != len(set(data.audience.outlets)):
+            raise InvalidInput({"audience.outlets": "Some of those outlets do not exist."})
+    usable = await usable_lists(session, actor.org_id, data.coalition_id, data.audience.lists)
+    if len(usable) != len(set(data.audience.lists)):
+        raise InvalidInput({"audience.lists": "Some of those lists do not exist."})
+
+
+async def usable_lists(
+    session: AsyncSession, org_id: int, coalition_id: int | None, list_ids: list[int]
+) -> dict[int, int]:
+    """Of `list_ids`, those a campaign may reach (the organisation's own, and in a coalition
+    campaign those shared with the coalition): list id → the organisation that holds it."""
+    if not list_ids:
+        return {}
+    shared = select(ListShare.list_id).where(ListShare.coalition_id == coalition_id)
+    allowed = ContactList.org_id == org_id
+    if coalition_id is not None:
+        allowed = allowed | ContactList.id.in_(shared)
+    rows = await session.execute(
+        select(ContactList.id, ContactList.org_id).where(ContactList.id.in_(list_ids), allowed)
+    )
+    return dict(rows.all())  # type: ignore[arg-type]
 
 
 def compile_variants(
@@ -141,7 +176,7 @@ def _check_variants(data: CampaignIn) -> None:
 
 async def _save(session: AsyncSession, campaign: Campaign, data: CampaignIn) -> None:
     _check_variants(data)
-    for name in ("name", "kind", "sender_id", "default_language", "embargo"):
+    for name in ("name", "kind", "coalition_id", "sender_id", "default_language", "embargo"):
         setattr(campaign, name, getattr(data, name))
     campaign.custom_fields = dict(data.custom_fields)
     campaign.audience = data.audience.model_dump()
@@ -197,23 +232,52 @@ async def update_campaign(
 
 
 async def get_campaign(session: AsyncSession, actor: Actor, campaign_id: int) -> Campaign:
+    """The organisation's own campaign: the one it may change."""
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None or campaign.org_id != actor.org_id:
         raise NotFound("campaign")
     return campaign
 
 
-async def delivery_counts(session: AsyncSession, campaign_id: int) -> dict[str, int]:
+async def readable_campaign(session: AsyncSession, actor: Actor, campaign_id: int) -> Campaign:
+    """Its own campaign, or a coalition partner's joint campaign, which it may follow."""
+    campaign = await session.get(Campaign, campaign_id)
+    joint = campaign is not None and campaign.coalition_id and campaign.status != "draft"
+    if campaign is not None and campaign.org_id != actor.org_id and joint:
+        if campaign.coalition_id in await coalitions.accepted_coalition_ids(session, actor.org_id):
+            return campaign
+    if campaign is None or campaign.org_id != actor.org_id:
+        raise NotFound("campaign")
+    return campaign
+
+
+def visible_deliveries(actor: Actor, campaign: Campaign) -> list[Any]:
+    """Conditions on Delivery for the rows the actor may see: all of its own campaign's; of a
+    joint campaign (its own or a partner's) only those to the contacts it holds."""
+    conds: list[Any] = [Delivery.campaign_id == campaign.id, Delivery.is_test.is_(False)]
+    if campaign.coalition_id:
+        held = select(ContactEmail.normalised).where(ContactEmail.org_id == actor.org_id)
+        conds.append(Delivery.address_norm.in_(held))
+    return conds
+
+
+async def delivery_counts(
+    session: AsyncSession, actor: Actor, campaign: Campaign
+) -> dict[str, int]:
+    """Deliveries by state: the whole campaign for the organisation that sends it, its own
+    contacts' for a partner."""
+    if campaign.org_id == actor.org_id:
+        conds = [Delivery.campaign_id == campaign.id, Delivery.is_test.is_(False)]
+    else:
+        conds = visible_deliveries(actor, campaign)
     rows = await session.execute(
-        select(Delivery.status, func.count())
-        .where(Delivery.campaign_id == campaign_id, Delivery.is_test.is_(False))
-        .group_by(Delivery.status)
+        select(Delivery.status, func.count()).where(*conds).group_by(Delivery.status)
     )
     return {status: n for status, n in rows.all()}
 
 
 async def campaign_view(session: AsyncSession, actor: Actor, campaign_id: int) -> CampaignView:
-    campaign = await get_campaign(session, actor, campaign_id)
+    campaign = await readable_campaign(session, actor, campaign_id)
     variants = await session.execute(
         select(CampaignVariant).where(CampaignVariant.campaign_id == campaign_id)
     )
@@ -228,33 +292,23 @@ async def campaign_view(session: AsyncSession, actor: Actor, campaign_id: int) -
         {v.language: v for v in variants.scalars()},
         list(attachments.scalars()),
         sender,
-        await delivery_counts(session, campaign_id),
+        await delivery_counts(session, actor, campaign),
     )
 
 
 async def list_campaigns(
     session: AsyncSession, actor: Actor, *, limit: int = 100
 ) -> list[tuple[Campaign, dict[str, int]]]:
-    campaigns = list(
-        (
-            await session.execute(
-                select(Campaign)
-                .where(Campaign.org_id == actor.org_id)
-                .order_by(Campaign.created_at.desc(), Campaign.id.desc())
-                .limit(limit)
-            )
-        ).scalars()
+    """The organisation's campaigns, and the launched joint campaigns of its coalitions."""
+    joint = await coalitions.accepted_coalition_ids(session, actor.org_id)
+    partners = (Campaign.coalition_id.in_(joint)) & (Campaign.status != "draft")
+    found = await session.execute(
+        select(Campaign)
+        .where((Campaign.org_id == actor.org_id) | partners)
+        .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+        .limit(limit)
     )
-    counts: dict[int, dict[str, int]] = {c.id: {} for c in campaigns if c.id}
-    if counts:
-        rows = await session.execute(
-            select(Delivery.campaign_id, Delivery.status, func.count())
-            .where(Delivery.campaign_id.in_(list(counts)), Delivery.is_test.is_(False))
-            .group_by(Delivery.campaign_id, Delivery.status)
-        )
-        for campaign_id, status, n in rows.all():
-            counts[campaign_id][status] = n
-    return [(c, counts.get(c.id or 0, {})) for c in campaigns]
+    return [(c, await delivery_counts(session, actor, c)) for c in found.scalars()]
 
 
 async def add_attachment(

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.accounts import Actor
 from crm.errors import NotFound
-from crm.models import Campaign, CaughtMessage, Delivery
+from crm.models import CaughtMessage, Delivery
 
 log = logging.getLogger("beatbook.catcher")
 MAX_BYTES = 30 * 1024 * 1024
@@ -56,12 +56,11 @@ async def store(
     async with maker() as session:
         org_id = None
         if message_id:
+            # The delivery's organisation, not the campaign's: in a joint campaign a partner's
+            # journalists are the partner's, and the lead must not see their mail.
             org_id = (
                 await session.execute(
-                    select(Campaign.org_id)
-                    .join(Delivery, Delivery.campaign_id == Campaign.id)
-                    .where(Delivery.message_id == message_id)
-                    .limit(1)
+                    select(Delivery.org_id).where(Delivery.message_id == message_id).limit(1)
                 )
             ).scalar_one_or_none()
         caught = CaughtMessage(

@@ -16,10 +16,16 @@ from crm import audit, jobs
 from crm.accounts import Actor
 from crm.bulk import insert_rows
 from crm.errors import Conflict, InvalidInput, NotFound
-from crm.models import Campaign, CampaignVariant, Delivery, Job, SenderIdentity
+from crm.models import Campaign, CampaignVariant, Delivery, Job, Organisation, SenderIdentity
 from crm.settings import Settings
 from outreach import audience, mime
-from outreach.campaigns import compile_variants, get_campaign, require_draft
+from outreach.campaigns import (
+    compile_variants,
+    get_campaign,
+    readable_campaign,
+    require_draft,
+    visible_deliveries,
+)
 
 
 @dataclass
@@ -43,8 +49,20 @@ async def compiled_for(session: AsyncSession, campaign: Campaign) -> dict:
 async def check(session: AsyncSession, actor: Actor, settings: Settings, campaign_id: int) -> Check:
     """Every recipient, every exclusion with its reason, and the over-pitched, before launch."""
     campaign = await get_campaign(session, actor, campaign_id)
-    plan = await audience.plan(session, settings, campaign, await compiled_for(session, campaign))
+    compiled = await compiled_for(session, campaign)
+    plan = await audience.plan(session, settings, campaign, compiled)
+    if campaign.coalition_id:  # partners' contacts stay theirs
+        holders = {r.org_id for r in plan.recipients} | {e.org_id or 0 for e in plan.excluded}
+        partners = await _org_names(session, holders)
+        plan = audience.as_seen_by(plan, actor.org_id, partners)
     return Check(campaign, plan)
+
+
+async def _org_names(session: AsyncSession, org_ids: set[int]) -> dict[int, str]:
+    rows = await session.execute(
+        select(Organisation.id, Organisation.name).where(Organisation.id.in_(org_ids))
+    )
+    return dict(rows.all())  # type: ignore[arg-type]
 
 
 async def _sending_domain(session: AsyncSession, settings: Settings, campaign: Campaign) -> str:
@@ -83,7 +101,8 @@ async def launch(
         await session.rollback()
         raise Conflict("This campaign has already been launched.")
     try:
-        plan = await audience.plan(session, settings, campaign, await compiled_for(session, campaign))
+        compiled = await compiled_for(session, campaign)
+        plan = await audience.plan(session, settings, campaign, compiled)
         if not plan.recipients:
             raise InvalidInput({"audience": "Nobody would receive this campaign."})
         if expected is not None and expected != len(plan.recipients):
@@ -178,13 +197,14 @@ async def preview_recipient(
 ) -> audience.Recipient:
     """The recipient a preview shows: the chosen one, else the first of the audience."""
     plan = await audience.plan(session, settings, campaign, compiled)
+    own = [r for r in plan.recipients if r.org_id == campaign.org_id]  # never a partner's
     if contact_id is not None:
-        for r in plan.recipients:
+        for r in own:
             if r.contact_id == contact_id:
                 return r
         raise NotFound("recipient")
-    if plan.recipients:
-        return plan.recipients[0]
+    if own:
+        return own[0]
     fields = {k: f"[{k}]" for k in ("first_name", "last_name", "salutation", "outlet", "beat")}
     return audience.Recipient(campaign.org_id, "", "", "", campaign.default_language, fields)
 
@@ -285,8 +305,9 @@ async def deliveries(
     limit: int = 200,
     offset: int = 0,
 ) -> list[Delivery]:
-    await get_campaign(session, actor, campaign_id)
-    stmt = select(Delivery).where(Delivery.campaign_id == campaign_id, Delivery.is_test.is_(False))
+    """A campaign's recipients and their fate (a partner sees only the contacts it holds)."""
+    campaign = await readable_campaign(session, actor, campaign_id)
+    stmt = select(Delivery).where(*visible_deliveries(actor, campaign))
     if status:
         stmt = stmt.where(Delivery.status == status)
     stmt = stmt.order_by(Delivery.id).limit(limit).offset(offset)

@@ -19,13 +19,14 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiosmtplib
 from sqlalchemy import bindparam, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.bulk import insert_rows
-from crm.models import Campaign, Contact, Delivery, Interaction
+from crm.models import Campaign, CoalitionMember, Contact, ContactEmail, Delivery, Interaction
 from crm.settings import Settings
 from outreach import merge, ratelimit
 from outreach.compose import Composer, Outgoing, load_composer
@@ -305,8 +306,12 @@ async def record(
         # Literal values: executemany cannot expand an IN list.
         .where(or_(table.c.status == literal("sending"), table.c.status == literal("unknown")))
         .values(
-            status=bindparam("st"), last_error=bindparam("err"), sent_at=bindparam("sent"),
-            next_attempt_at=bindparam("next"), attempts=bindparam("att"), lease_until=None,
+            status=bindparam("st"),
+            last_error=bindparam("err"),
+            sent_at=bindparam("sent"),
+            next_attempt_at=bindparam("next"),
+            attempts=bindparam("att"),
+            lease_until=None,
         )  # fmt: skip
     )
     connection = await session.connection()
@@ -351,8 +356,9 @@ async def _count_failures(session: AsyncSession, settings: Settings, results: li
 
 
 async def record_timeline(session: AsyncSession, delivery_ids: list[int]) -> None:
-    """Each sent message on its contact's timeline; the first also records the notice.
-    The caller commits."""
+    """Each sent message on its contact's timeline (in a joint campaign, also on the timeline
+    of each partner's contact with that address); the first message also records the privacy
+    notice. The caller commits."""
     rows = (
         await session.execute(
             select(
@@ -362,7 +368,9 @@ async def record_timeline(session: AsyncSession, delivery_ids: list[int]) -> Non
                 Delivery.campaign_id,
                 Delivery.sent_at,
                 Delivery.privacy_notice,
+                Delivery.address_norm,
                 Campaign.name,
+                Campaign.coalition_id,
             )  # fmt: skip
             .join(Campaign, Campaign.id == Delivery.campaign_id)
             .where(Delivery.id.in_(delivery_ids), Delivery.contact_id.is_not(None))
@@ -372,25 +380,27 @@ async def record_timeline(session: AsyncSession, delivery_ids: list[int]) -> Non
     if not rows:
         return
     now = datetime.now(UTC)
+    entries = [(r.org_id, r.contact_id, r) for r in rows]
+    entries += await _partner_contacts(session, [r for r in rows if r.coalition_id])
     await insert_rows(
         session,
         Interaction,
         [
             {"org_id": org_id, "contact_id": contact_id, "kind": "email_out", "direction": "out",
-             "occurred_at": sent_at or now, "summary": f"Campaign: {name}"[:300], "body": "",
-             "author_id": None, "campaign_id": cid, "delivery_id": did, "created_at": now}
-            for did, org_id, contact_id, cid, sent_at, _notice, name in rows
+             "occurred_at": r.sent_at or now, "summary": f"Campaign: {r.name}"[:300], "body": "",
+             "author_id": None, "campaign_id": r.campaign_id, "delivery_id": r.id,
+             "created_at": now}
+            for org_id, contact_id, r in entries
         ],
     )  # fmt: skip
-    contacts = {contact_id for _d, _o, contact_id, *_ in rows}
-    noticed = {contact_id for _d, _o, contact_id, _c, _s, notice, _n in rows if notice}
     await session.execute(
         update(Contact)
-        .where(Contact.id.in_(contacts))
+        .where(Contact.id.in_({contact_id for _o, contact_id, _r in entries}))
         .where(or_(Contact.last_interaction_at.is_(None), Contact.last_interaction_at < now))
         .values(last_interaction_at=now)
         .execution_options(synchronize_session=False)
     )
+    noticed = {r.contact_id for r in rows if r.privacy_notice}
     if noticed:
         await session.execute(
             update(Contact)
@@ -398,6 +408,28 @@ async def record_timeline(session: AsyncSession, delivery_ids: list[int]) -> Non
             .values(privacy_notice_at=now)
             .execution_options(synchronize_session=False)
         )
+
+
+async def _partner_contacts(session: AsyncSession, rows: list[Any]) -> list[tuple[int, int, Any]]:
+    """(organisation, contact, delivery row) for the coalition partners' own contacts that
+    share an address with a delivery of a joint campaign."""
+    found: list[tuple[int, int, Any]] = []
+    for coalition_id in {r.coalition_id for r in rows}:
+        mine = [r for r in rows if r.coalition_id == coalition_id]
+        by_address = {r.address_norm: r for r in mine}
+        members = select(CoalitionMember.org_id).where(
+            CoalitionMember.coalition_id == coalition_id, CoalitionMember.status == "accepted"
+        )
+        matches = await session.execute(
+            select(ContactEmail.org_id, ContactEmail.contact_id, ContactEmail.normalised).where(
+                ContactEmail.normalised.in_(list(by_address)), ContactEmail.org_id.in_(members)
+            )
+        )
+        for org_id, contact_id, norm in matches.all():
+            row = by_address[norm]
+            if contact_id != row.contact_id:
+                found.append((org_id, contact_id, row))
+    return found
 
 
 async def finish_done(session: AsyncSession, campaign_ids: set[int]) -> None:

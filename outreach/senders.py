@@ -19,17 +19,19 @@ from pydantic import EmailStr, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import audit
+from crm import audit, coalitions
 from crm.accounts import Actor
 from crm.errors import InvalidInput, NotFound
 from crm.models import SenderIdentity
-from crm.models.base import Input
+from crm.models.base import DbId, Input
 from crm.settings import Settings
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)]
 
 
 class SenderIn(Input):
+    # Set for a coalition's address: partners may send joint campaigns from it.
+    coalition_id: DbId | None = None
     from_name: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
     ]
@@ -108,6 +110,7 @@ def _check_dkim_key(pem: str) -> None:
 
 
 def _apply(settings: Settings, sender: SenderIdentity, data: SenderIn) -> None:
+    sender.coalition_id = data.coalition_id
     for name in ("from_name", "smtp_host", "smtp_port", "smtp_tls", "smtp_username"):
         setattr(sender, name, getattr(data, name))
     sender.from_address = str(data.from_address)
@@ -122,10 +125,20 @@ def _apply(settings: Settings, sender: SenderIdentity, data: SenderIn) -> None:
         raise InvalidInput({"dkim_selector": "A DKIM key needs its selector, and the reverse."})
 
 
+async def _check_coalition(session: AsyncSession, actor: Actor, data: SenderIn) -> None:
+    if data.coalition_id is None:
+        return
+    try:
+        await coalitions.require_member(session, actor, data.coalition_id)
+    except NotFound as exc:
+        raise InvalidInput({"coalition_id": "Choose one of your coalitions."}) from exc
+
+
 async def create_sender(
     session: AsyncSession, actor: Actor, settings: Settings, data: SenderIn
 ) -> SenderIdentity:
     actor.require_owner()
+    await _check_coalition(session, actor, data)
     sender = SenderIdentity(org_id=actor.org_id, from_name="", from_address="")
     _apply(settings, sender, data)
     session.add(sender)
@@ -143,6 +156,7 @@ async def update_sender(
 ) -> SenderIdentity:
     actor.require_owner()
     sender = await get_sender(session, actor, sender_id)
+    await _check_coalition(session, actor, data)
     _apply(settings, sender, data)
     session.add(sender)
     audit.record(
@@ -161,9 +175,22 @@ async def get_sender(session: AsyncSession, actor: Actor, sender_id: int) -> Sen
 
 
 async def list_senders(session: AsyncSession, actor: Actor) -> list[SenderIdentity]:
+    """The organisation's own sender addresses (the ones it manages)."""
     rows = await session.execute(
         select(SenderIdentity)
         .where(SenderIdentity.org_id == actor.org_id)
+        .order_by(SenderIdentity.from_name, SenderIdentity.id)
+    )
+    return list(rows.scalars())
+
+
+async def usable_senders(session: AsyncSession, actor: Actor) -> list[SenderIdentity]:
+    """What a campaign may be sent from: the organisation's own addresses, and its
+    coalitions' addresses (for joint campaigns)."""
+    joint = await coalitions.accepted_coalition_ids(session, actor.org_id)
+    rows = await session.execute(
+        select(SenderIdentity)
+        .where((SenderIdentity.org_id == actor.org_id) | SenderIdentity.coalition_id.in_(joint))
         .order_by(SenderIdentity.from_name, SenderIdentity.id)
     )
     return list(rows.scalars())

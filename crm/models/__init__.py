@@ -40,6 +40,7 @@ from crm.models.media import (
     ContactTag,
     Interaction,
     ListMember,
+    ListShare,
     Outlet,
 )
 from crm.models.outreach import (
@@ -117,6 +118,7 @@ __all__ = [
     "Interaction",
     "Job",
     "ListMember",
+    "ListShare",
     "LoginFailure",
     "Membership",
     "OneTimeLink",

@@ -166,3 +166,15 @@ class ListMember(SQLModel, table=True):
         foreign_key="contact.id", primary_key=True, index=True, ondelete="CASCADE"
     )
     added_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class ListShare(SQLModel, table=True):
+    """A list an organisation shares with one of its coalitions, for joint campaigns. Its
+    members stay the organisation's contacts; partners see only the list's name and size."""
+
+    __tablename__ = "list_share"
+    list_id: int = Field(foreign_key="contact_list.id", primary_key=True, ondelete="CASCADE")
+    coalition_id: int = Field(
+        foreign_key="coalition.id", primary_key=True, index=True, ondelete="CASCADE"
+    )
+    shared_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())

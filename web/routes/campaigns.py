@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from crm import lists
+from crm import coalitions, lists
 from crm.errors import Conflict, InvalidInput
 from crm.models import DELIVERY_STATES, LANGUAGES, ContactEmail, Outlet
 from crm.search import normalise_email
@@ -97,6 +97,7 @@ async def _input(
     raw = {
         "name": data.get("name", ""),
         "kind": data.get("kind", "press_release"),
+        "coalition_id": optional_int(data.get("coalition_id")),
         "sender_id": optional_int(data.get("sender_id")),
         "default_language": data.get("default_language", "sq"),
         "variants": variants,
@@ -134,8 +135,14 @@ async def _form(
         "errors": errors or {},
         "kinds": KIND_NAMES,
         "languages": LANGUAGES,
-        "senders": await senders.list_senders(session, auth.actor),
+        "senders": await senders.usable_senders(session, auth.actor),
         "lists": await lists.list_choices(session, auth.actor),
+        "shared": [
+            row
+            for row in await lists.shared_lists(session, auth.actor)
+            if row[2] != auth.actor.org_id
+        ],  # partners' lists; its own are above
+        "coalitions": await coalitions.my_coalitions(session, auth.actor),
         "desks": list(outlets.all()),
     }
     return render(request, "campaigns/form.html", ctx, status_code=422 if errors else 200)
@@ -146,6 +153,7 @@ def _values_of(view: campaigns.CampaignView, settings: Settings, emails: str) ->
     values: dict[str, Any] = {
         "name": c.name,
         "kind": c.kind,
+        "coalition_id": str(c.coalition_id or ""),
         "sender_id": str(c.sender_id or ""),
         "default_language": c.default_language,
         "embargo": c.embargo,
@@ -238,6 +246,7 @@ async def edit_campaign(
     request: Request, auth: CurrentAuth, session: SessionDep, settings: SettingsDep, campaign_id: Id
 ) -> Response:
     auth.actor.require_write()
+    await campaigns.get_campaign(session, auth.actor, campaign_id)  # only its own
     view = await campaigns.campaign_view(session, auth.actor, campaign_id)
     campaigns.require_draft(view.campaign)
     emails = await _emails_of(session, view.campaign.audience.get("contacts", []))
@@ -259,8 +268,11 @@ async def _progress_context(
     rows = await outbox.deliveries(
         session, auth.actor, campaign_id, status=status, limit=PAGE, offset=(page - 1) * PAGE
     )
+    own = view.campaign.org_id == auth.actor.org_id
+    joint = await coalitions.coalition_name(session, view.campaign.coalition_id)
     return {"view": view, "c": view.campaign, "rows": rows, "status": status, "page": page,
-            "kinds": KIND_NAMES, "total": sum(view.counts.values())}  # fmt: skip
+            "kinds": KIND_NAMES, "total": sum(view.counts.values()), "joint": joint,
+            "own": own, "can_change": own and auth.actor.can_write}  # fmt: skip
 
 
 @router.get("/campaigns/{campaign_id}")

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
+from crm import coalitions, lists
 from crm import contacts as crm_contacts
-from crm import lists
 from crm.errors import InvalidInput
 from crm.lists import ListIn
 from web.deps import CurrentAuth, Id, SessionDep, rollback
@@ -113,6 +113,12 @@ async def _list_page(
         "errors": errors or {},
         "values": values or {"name": lst.name, "description": lst.description},
         "search_query": _query_of(lst.filter),
+        "coalitions": [
+            v
+            for v in await coalitions.my_coalitions(session, auth.actor)
+            if v.my_status == "accepted"
+        ],
+        "shared_with": await lists.shares_of(session, list_id),
     }
     status = 422 if errors else 200
     return render(request, "lists/detail.html", ctx, block="members", status_code=status)
@@ -177,4 +183,18 @@ async def remove_member(
     auth: CurrentAuth, session: SessionDep, list_id: Id, contact_id: Id
 ) -> Response:
     await lists.remove_member(session, auth.actor, list_id, contact_id)
+    return RedirectResponse(f"/lists/{list_id}", status_code=303)
+
+
+@router.post("/lists/{list_id}/share")
+async def share_list(
+    request: Request, auth: CurrentAuth, session: SessionDep, list_id: Id
+) -> Response:
+    """Share the list with a coalition (partners see its name and size, never its members)."""
+    data = await form_dict(request)
+    coalition_id = optional_int(data.get("coalition_id"))
+    if coalition_id is None:
+        raise InvalidInput({"coalition_id": "Choose a coalition."})
+    shared = data.get("shared") == "1"
+    await lists.share_list(session, auth.actor, list_id, coalition_id, shared=shared)
     return RedirectResponse(f"/lists/{list_id}", status_code=303)

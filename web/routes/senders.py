@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
+from crm import coalitions
 from crm.errors import InvalidInput
 from crm.models import SenderIdentity
 from outreach import senders
@@ -25,7 +26,7 @@ def _values(sender: SenderIdentity) -> dict[str, Any]:
         "smtp_host": sender.smtp_host, "smtp_port": sender.smtp_port,
         "smtp_tls": sender.smtp_tls, "smtp_username": sender.smtp_username,
         "per_minute": sender.per_minute or "", "per_day": sender.per_day or "",
-        "dkim_selector": sender.dkim_selector,
+        "dkim_selector": sender.dkim_selector, "coalition_id": str(sender.coalition_id or ""),
     }  # fmt: skip
 
 
@@ -44,6 +45,11 @@ async def _page(
         "editing": editing,
         "values": values if values is not None else (_values(editing) if editing else {}),
         "errors": errors or {},
+        "coalitions": [
+            v
+            for v in await coalitions.my_coalitions(session, auth.actor)
+            if v.my_status == "accepted"
+        ],
     }
     return render(request, "senders/index.html", ctx, status_code=422 if errors else 200)
 
@@ -53,6 +59,7 @@ def _input(data: dict[str, Any]) -> SenderIn:
     for key in ("per_minute", "per_day"):
         raw[key] = optional_int(raw.get(key)) if raw.get(key) not in (None, "") else None
     raw["smtp_port"] = raw.get("smtp_port") or 587
+    raw["coalition_id"] = optional_int(raw.get("coalition_id"))
     return SenderIn.model_validate(raw)
 
 

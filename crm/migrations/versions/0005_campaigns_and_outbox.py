@@ -1,4 +1,4 @@
-"""campaigns, deliveries and sender identities
+"""campaigns, deliveries, sender identities and lists shared with coalitions
 
 Revision ID: 0005
 Revises: 0004
@@ -185,6 +185,20 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["contact_id"], ["contact.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("campaign_id", "contact_id"),
     )
+    op.create_table(
+        "list_share",
+        sa.Column("list_id", sa.Integer(), nullable=False),
+        sa.Column("coalition_id", sa.Integer(), nullable=False),
+        sa.Column("shared_at", crm.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["coalition_id"], ["coalition.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["list_id"], ["contact_list.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("list_id", "coalition_id"),
+    )
+    with op.batch_alter_table("list_share", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_list_share_coalition_id"), ["coalition_id"], unique=False
+        )
+
     with op.batch_alter_table("contact", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
@@ -227,6 +241,9 @@ def downgrade() -> None:
     ) as batch_op:
         batch_op.drop_column("privacy_notice_at")
 
+    with op.batch_alter_table("list_share", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_list_share_coalition_id"))
+    op.drop_table("list_share")
     op.drop_table("personal_line")
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.drop_index(
