@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     send_batch: int = 200
     send_lease_seconds: int = 120
     send_retry_seconds: float = 60.0
+    send_max_attempts: int = 12
     send_failures_to_pause: int = 20
     # Rate-limit windows (the limits are per sender identity). Shorter in tests.
     send_minute_seconds: float = 60.0

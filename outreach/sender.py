@@ -293,6 +293,9 @@ async def record(
              "next": now, "att": r.row.attempts}  # fmt: skip
         if r.status == "sent":
             p["sent"] = now
+        elif r.status == "deferred" and r.row.attempts >= settings.send_max_attempts:
+            p["st"] = "failed"
+            p["err"] = f"Gave up after {r.row.attempts} attempts. Last: {r.error}"[:1000]
         elif r.status == "deferred":
             p["next"] = now + _backoff(settings, r.row.attempts)
         elif r.status == "queued":  # released unsent: this was not an attempt

@@ -452,3 +452,36 @@ async def test_a_contacts_campaign_mail_joins_their_export_and_erasure(
     assert kept.status == "sent" and kept.contact_id is None
     assert kept.address == "" and kept.fields == {} and "arben" not in kept.address_norm
     assert (await session.execute(select(CaughtMessage))).first() is None
+
+
+async def test_an_address_that_keeps_deferring_is_given_up(
+    session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
+) -> None:
+    once = sending.model_copy(update={"send_max_attempts": 1})
+    ids = await _people(session, world.editor, [("Vesa", "tempfail@koha.net", "sq")])
+    campaign = await _campaign(session, world.editor, ids)
+    await outbox.launch(session, world.editor, once, campaign.id)
+    await SenderWorker(maker, once).run_once()
+    row = (await _deliveries(session, campaign.id))["tempfail@koha.net"]
+    assert row.status == "failed" and "Gave up after 1 attempts" in row.last_error
+
+
+async def test_a_scheduled_campaign_waits_for_its_time(
+    session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
+) -> None:
+    from crm import jobs
+    from crm.models import Job
+
+    ids = await _people(session, world.editor, [("Arta", "arta@koha.net", "sq")])
+    later = datetime.now(UTC) + timedelta(hours=2)
+    campaign = await _campaign(session, world.editor, ids, scheduled_at=later)
+    launched = await outbox.launch(session, world.editor, sending, campaign.id)
+    assert launched.status == "scheduled"
+    assert await SenderWorker(maker, sending).run_once() == 0
+    assert not await jobs.run_one(maker, sending)  # the start job is not due yet
+    # Two hours pass.
+    await session.execute(update(Job).values(run_at=datetime.now(UTC) - timedelta(seconds=1)))
+    await session.commit()
+    assert await jobs.run_one(maker, sending)
+    await _drain(maker, sending)
+    assert len(smtp.sink.to("arta@koha.net")) == 1
