@@ -7,15 +7,14 @@ also the hot path of a 100,000-row import and avoid per-row model validation.
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 from crm.exports import FORMULA_START
-from crm.search import fold, normalise_email
+from crm.search import PartFolds, fold, normalise_email
 
 # Most addresses are plain ASCII; those are checked with this pattern, the rest (and anything
 # it refuses) by email-validator, which also gives the reason.
@@ -40,7 +39,7 @@ SALUTATION_WORDS: dict[str, str] = {
 }
 YES_WORDS = {"yes", "y", "true", "1", "x", "po", "da", "ja", "✓"}
 SOCIAL_FIELDS = ("x", "linkedin", "facebook", "instagram", "mastodon")
-SplitFn = Callable[[str], list[str]]
+SplitFn = Callable[[str], Sequence[str]]
 LIMITS = {"given_name": 100, "family_name": 100, "city": 100, "region": 100, "title": 120}
 
 
@@ -51,7 +50,7 @@ class Rejected(Exception):
         self.reason = reason
 
 
-@dataclass
+@dataclass(slots=True)
 class RowContact:
     """A contact as one row describes it, checked and normalised."""
 
@@ -73,6 +72,9 @@ class RowContact:
     notes: str = ""
     social: dict[str, str] = field(default_factory=dict)
     do_not_contact: bool = False
+    # What crm.contacts stores as the sort key: the name folded, family name first. Also how
+    # rows and contacts are compared by name.
+    sort_key: str = ""
     # Set by the import: the contact this row was written to, and whether it updates one.
     contact_id: int | None = None
     update_only: bool = False
@@ -80,12 +82,6 @@ class RowContact:
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}".strip()
-
-    @functools.cached_property
-    def sort_key(self) -> str:
-        """Also how rows and contacts are compared by name (family name first, folded)."""
-        # What crm.contacts stores: the first half of search_key(family or given, given).
-        return fold(f"{self.family_name or self.given_name} {self.given_name}")[:200]
 
 
 def check_email(value: str) -> str:
@@ -125,8 +121,12 @@ def unprotect(values: dict[str, list[str]]) -> dict[str, list[str]]:
     """Undo the apostrophe that exports put before a cell starting with = + - @ (so that
     spreadsheets do not run it), so that an exported file imports back as it was."""
     for key, cells in values.items():
-        if any(v[:1] == "'" for v in cells):
-            values[key] = [v[1:] if v[:1] == "'" and v[1:2] in FORMULA_START else v for v in cells]
+        for v in cells:
+            if v[:1] == "'":
+                values[key] = [
+                    v[1:] if v[:1] == "'" and v[1:2] in FORMULA_START else v for v in cells
+                ]
+                break
     return values
 
 
@@ -137,9 +137,15 @@ def language_code(word: str) -> str | None:
     return LANGUAGE_WORDS.get(word.strip().lower()) or LANGUAGE_WORDS.get(fold(word))
 
 
-def build(row_number: int, values: dict[str, list[str]], split: SplitFn) -> RowContact:
+def build(
+    row_number: int,
+    values: dict[str, list[str]],
+    split: SplitFn,
+    folds: PartFolds | None = None,
+) -> RowContact:
     """The contact a row describes. `values` maps import fields to the row's cells for them
-    (several for multi-valued fields); `split` splits one cell into several values."""
+    (several for multi-valued fields); `split` splits one cell into several values; `folds`
+    folds the name (an import's names repeat: each is folded once)."""
     values = unprotect(values)
     given, family = _one(values, "given_name"), _one(values, "family_name")
     if not given and not family:
@@ -148,57 +154,69 @@ def build(row_number: int, values: dict[str, list[str]], split: SplitFn) -> RowC
         given, family = family, ""
     if not given:
         raise Rejected("given_name", "The row has no name.")
-    contact = RowContact(row_number, given, family)
-    for key, limit in LIMITS.items():
-        text = given if key == "given_name" else family if key == "family_name" else None
-        text = text if text is not None else _one(values, key)
-        if len(text) > limit:
-            raise Rejected(key, f"Longer than {limit} characters.")
-        if key in ("city", "region", "title"):
-            setattr(contact, key, text)
+    city, region, title = _one(values, "city"), _one(values, "region"), _one(values, "title")
+    for key, text in (
+        ("given_name", given),
+        ("family_name", family),
+        ("city", city),
+        ("region", region),
+        ("title", title),
+    ):
+        if len(text) > LIMITS[key]:
+            raise Rejected(key, f"Longer than {LIMITS[key]} characters.")
+    emails: list[str] = []
+    normalised: list[str] = []
     for cell in values.get("emails", ()):
         for address in split(cell):
             address = check_email(address.strip().strip("<>").removeprefix("mailto:"))
             norm = normalise_email(address)
-            if norm not in contact.normalised:
-                contact.emails.append(address)
-                contact.normalised.append(norm)
-    if len(contact.emails) > 10:
+            if norm not in normalised:
+                emails.append(address)
+                normalised.append(norm)
+    if len(emails) > 10:
         raise Rejected("emails", "More than 10 email addresses.")
+    phones: list[str] = []
     for cell in values.get("phones", ()):
         for phone in split(cell):
             phone = phone.strip()
             if len(phone) > 40:
                 raise Rejected("phones", f"“{phone[:40]}…” is too long for a phone number.")
-            if len(phone) >= 3 and phone not in contact.phones:
-                contact.phones.append(phone)
+            if len(phone) >= 3 and phone not in phones:
+                phones.append(phone)
     outlets = [o for cell in values.get("outlet", ()) for o in split(cell) if o.strip()]
-    contact.outlet = outlets[0].strip()[:200] if outlets else ""
-    contact.beats = _unique(b.strip()[:120] for c in values.get("beats", ()) for b in split(c))
-    tags = _unique(t.strip().lower() for c in values.get("tags", ()) for t in split(c))
+    outlet = outlets[0].strip()[:200] if outlets else ""
+    # Most rows have no beats, languages or notes: those lines cost nothing then.
+    cells = values.get("beats")
+    beats = _unique(b.strip()[:120] for c in cells for b in split(c)) if cells else []
+    cells = values.get("tags")
+    tags = _unique(t.strip().lower() for c in cells for t in split(c)) if cells else []
     if any(len(t) > 60 for t in tags):
         raise Rejected("tags", "A tag is longer than 60 characters.")
-    contact.tags = tags
     # Languages Beatbook does not write in (Outlook's "French", say) are left out, not refused.
-    languages = [w for c in values.get("languages", ()) for w in split(c) if w.strip()]
-    contact.languages = _unique(code for w in languages if (code := language_code(w)))
-    preferred = language_code(_one(values, "preferred_language"))
-    if preferred:
-        contact.preferred_language = preferred
-    salutation = _one(values, "salutation")
-    if salutation:
-        word = fold(salutation)
-        contact.salutation = SALUTATION_WORDS.get(
-            word, SALUTATION_WORDS.get(word.rstrip("."), "neutral")
-        )
-    contact.notes = "\n".join(v.strip() for v in values.get("notes", ()) if v.strip())[:20_000]
-    for key in SOCIAL_FIELDS:
-        handle = _one(values, key)
-        if handle:
-            contact.social[key] = handle[:300]
+    languages: list[str] = []
+    if cells := values.get("languages"):
+        words = [w for c in cells for w in split(c) if w.strip()]
+        languages = _unique(code for w in words if (code := language_code(w)))
+    preferred = language_code(_one(values, "preferred_language")) or None
+    salutation = None
+    if word := _one(values, "salutation"):
+        word = fold(word)
+        salutation = SALUTATION_WORDS.get(word, SALUTATION_WORDS.get(word.rstrip("."), "neutral"))
+    notes = ""
+    if cells := values.get("notes"):
+        notes = "\n".join(v.strip() for v in cells if v.strip())[:20_000]
+    social = {key: handle[:300] for key in SOCIAL_FIELDS if (handle := _one(values, key))}
     dnc = _one(values, "do_not_contact")
-    contact.do_not_contact = bool(dnc) and fold(dnc) in YES_WORDS
-    return contact
+    sort_key = (
+        folds.fold(family or given, given)
+        if folds is not None
+        else fold(f"{family or given} {given}")
+    )
+    return RowContact(
+        row_number, given, family, emails, normalised, phones, outlet, title, beats, tags,
+        languages, preferred, salutation, city, region, notes, social,
+        do_not_contact=bool(dnc) and fold(dnc) in YES_WORDS, sort_key=sort_key[:200],
+    )  # fmt: skip
 
 
 def _unique(items: Iterable[str]) -> list[str]:

@@ -59,6 +59,42 @@ def search_key(*parts: str | None) -> str:
     return primary if variant == primary else f"{primary} | {variant}"
 
 
+class PartFolds:
+    """`fold` and `search_key` for many rows whose parts repeat (an import's given names,
+    family names, cities, outlets): each distinct part is folded once, and the row's key is
+    the parts' folds joined, which is what folding the parts joined gives.
+
+    At most `limit` parts are kept; addresses (parts with an @) are folded but not kept, as
+    each is on one row only."""
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self._limit = limit
+        self._parts: dict[str, tuple[str, str]] = {}
+
+    def part(self, text: str) -> tuple[str, str]:
+        """The text folded, and its `đ` → `d` spelling (the same string when there is no đ)."""
+        found = self._parts.get(text)
+        if found is None:
+            primary = fold(text)
+            lowered = text.lower()
+            variant = _fold(text, "d") if "đ" in lowered or "ђ" in lowered else primary
+            found = (primary, variant)
+            if "@" not in text and len(self._parts) < self._limit:
+                self._parts[text] = found
+        return found
+
+    def fold(self, *parts: str | None) -> str:
+        """What `fold` gives for the non-empty parts joined by spaces."""
+        return " ".join([f for p in parts if p and (f := self.part(p)[0])])
+
+    def search_key(self, *parts: str | None) -> str:
+        """What `search_key(*parts)` gives."""
+        folded = [self.part(p) for p in parts if p]
+        primary = " ".join([f for f, _ in folded if f])
+        variant = " ".join([v for _, v in folded if v])
+        return primary if variant == primary else f"{primary} | {variant}"
+
+
 def query_terms(query: str | None) -> list[str]:
     """The folded words of a search box; every one must match."""
     if not query:

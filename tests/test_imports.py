@@ -141,6 +141,53 @@ async def test_every_row_ends_imported_skipped_or_rejected_with_field_and_reason
     assert ",'=cmd" not in report  # the tag is data, but nothing in the report starts a formula
 
 
+async def test_imported_contacts_get_the_search_text_and_sort_key_a_saved_contact_gets(
+    session: AsyncSession, settings: Settings, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm.search import search_key
+
+    monkeypatch.setattr(imports, "CHUNK", 2)  # names folded in one chunk are reused in the next
+    data = _csv(
+        [
+            ["Đorđe Đorđević", "djordje@danas.example.rs; dj@gmail.example.com", "Danas", ""],
+            ["Ђорђе Ђорђевић", "", "Danas", "politika"],
+            ["Arbën Këlmendi", "arben@koha.example.net", "Koha Ditorë", "ekonomi, Kultura"],
+            ["Jovana Јовановић", "JOVANA@kossev.example.com", "", ""],
+            ["Arbën Đurić", "arben.djuric@koha.example.net", "Koha Ditorë", ""],
+            ["Madonna", "m@example.org", "RTK", ""],
+        ]
+    )
+    batch = await _import(session, settings, world.editor, data, on_duplicate="create")
+    assert batch.id is not None and batch.counts["imported"] == 6
+    contacts = (await session.execute(select(Contact).order_by(Contact.id))).scalars().all()
+    assert len(contacts) == 6
+    for contact in contacts:
+        emails = (
+            await session.execute(
+                select(ContactEmail.email)
+                .where(ContactEmail.contact_id == contact.id)
+                .order_by(ContactEmail.position)
+            )
+        ).scalars()
+        outlets = (
+            await session.execute(
+                select(Outlet.name)
+                .join(ContactOutletRole, ContactOutletRole.outlet_id == Outlet.id)
+                .where(ContactOutletRole.contact_id == contact.id)
+            )
+        ).scalars()
+        given, family = contact.given_name, contact.family_name
+        assert contact.search_text == search_key(given, family, *emails, contact.city, *outlets)
+        assert contact.sort_key == search_key(family or given, given).split(" | ")[0]
+    # Every row has its report row and its contact its one timeline entry.
+    rows = await _outcomes(session, batch.id)
+    assert sorted(rows) == [2, 3, 4, 5, 6, 7]
+    timeline = (await session.execute(select(Interaction.contact_id, Interaction.summary))).all()
+    assert sorted(timeline) == sorted(
+        (r.contact_id, f"Imported from contacts.csv, row {n}") for n, r in rows.items()
+    )
+
+
 async def test_duplicate_rule_update_skip_or_create(
     session: AsyncSession, settings: Settings, world: World
 ) -> None:

@@ -109,3 +109,21 @@ def test_the_fast_fold_agrees_with_the_full_unicode_fold() -> None:
         primary, variant = reference(joined, "dj"), reference(joined, "d")
         expected = primary if primary == variant else f"{primary} | {variant}"
         assert search.search_key(*parts) == expected, repr(parts)
+
+
+def test_part_folds_give_what_search_key_and_fold_give() -> None:
+    """The import folds each repeated part once (PartFolds); its keys must be search_key's."""
+    import random
+
+    from crm.search import PartFolds
+
+    rng = random.Random(11)
+    alphabet = [chr(c) for c in (*range(0x20, 0x250), *range(0x300, 0x370), *range(0x400, 0x460))]
+    alphabet += list("ﬁ²½Ⅻ①İßæøœΣσς") + ["đ", "Đ", "ђ", "Ђ", " ", "-", "@"]
+    words = ["Arbën", "Këlmendi", "Đorđe", "Ćosić", "Јовановић", "Ђорђевић", "e\u0308", "İ", ""]
+    words += ["".join(rng.choices(alphabet, k=rng.randrange(0, 12))) for _ in range(400)]
+    folds = PartFolds(limit=100)  # small, so that parts are both kept and not kept
+    for _ in range(5000):
+        parts = [rng.choice(words) for _ in range(rng.randrange(6))]
+        assert folds.search_key(*parts) == search_key(*parts), repr(parts)
+        assert folds.fold(*parts) == fold(" ".join(p for p in parts if p)), repr(parts)
