@@ -32,6 +32,10 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
 )
+# A page that shows an email's HTML in a sandboxed srcdoc iframe (an opaque origin: no
+# scripts, forms or cookies) passes its CSP on to it; mail carries its styling inline, so such
+# pages allow inline styles. Remote images and everything else stay blocked.
+MESSAGE_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 # FastAPI's /docs page loads Swagger UI from a CDN with an inline script.
 DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
@@ -222,6 +226,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
         mailbox,
         outlets,
         privacy,
+        senders,
         settings_pages,
         unsubscribe,
     )
@@ -229,7 +234,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
     # Exports first: `/contacts/export.csv` must not be read as `/contacts/{contact_id}`.
     pages = (
         auth, home, exports, contacts, outlets, lists, settings_pages, imports, duplicates,
-        campaigns, mailbox,
+        campaigns, mailbox, senders,
     )  # fmt: skip
     for module in (*pages, privacy, unsubscribe):
         app.include_router(module.router)
