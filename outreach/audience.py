@@ -126,7 +126,7 @@ async def _contacts(session: AsyncSession, org_id: int, ids: list[int]) -> list[
             select(Contact).where(Contact.id.in_(part), Contact.org_id == org_id)
         )
         for c in rows.scalars():
-            people[c.id] = {"contact": c, "email": "", "outlet": "", "beat": ""}
+            people[c.id or 0] = {"contact": c, "email": "", "outlet": "", "beat": ""}
         emails = await session.execute(
             select(ContactEmail.contact_id, ContactEmail.email)
             .where(ContactEmail.contact_id.in_(part))

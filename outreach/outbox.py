@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parseaddr
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -264,11 +264,12 @@ async def resolve_unknown(
     actor.require_write()
     campaign = await get_campaign(session, actor, campaign_id)
     now = datetime.now(UTC)
-    values: dict = {
+    outcomes: dict[str, dict[str, Any]] = {
         "sent": {"status": "sent", "sent_at": now},
         "resend": {"status": "queued", "next_attempt_at": now, "last_error": ""},
         "failed": {"status": "failed"},
-    }[outcome]
+    }
+    values = outcomes[outcome]
     result = await session.execute(
         update(Delivery)
         .where(

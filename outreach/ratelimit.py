@@ -10,7 +10,7 @@ hold across restarts and across any number of workers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,8 +49,8 @@ async def reserve(
     """Reserve up to `wanted` sends on `account` at `now`, and commit."""
     grace = timedelta(seconds=settings.send_grace_seconds)
     windows = _windows(account, settings)
-    if not windows:
-        return Grant(wanted, now + grace, None)
+    if not windows:  # no limits: no hurry either
+        return Grant(wanted, datetime.max.replace(tzinfo=UTC), None)
     await _lock(session, account.key)
     allowed, retry_at = wanted, None
     for limit, length in windows:

@@ -135,7 +135,7 @@ async def test_an_attachment_must_be_what_it_claims(
         data={"csrftoken": csrf},
         files={"file": ("Raporti 2026.pdf", b"%PDF-1.4\n%\xe2\xe3\n1 0 obj\n", "application/pdf")},
     )
-    assert real.status_code == 303, BeautifulSoup(real.text, 'html.parser').select_one('main').text
+    assert real.status_code == 303, BeautifulSoup(real.text, "html.parser").select_one("main").text
     page = await client.get(url)
     assert "Raporti 2026.pdf" in page.text
     forged = await client.post(

@@ -21,6 +21,7 @@ from outreach import campaigns, outbox, senders
 from outreach.campaigns import CampaignIn
 from outreach.compose import Outgoing, load_composer
 from outreach.mime import new_message_id
+from web.app import MESSAGE_CSP
 from web.deps import CurrentAuth, Id, SessionDep, SettingsDep, require_form_csrf, rollback
 from web.forms import field_errors, form_dict, optional_int
 from web.i18n import N_
@@ -311,12 +312,14 @@ async def preview(
     except Exception as exc:  # noqa: BLE001 (a render error is shown, not raised)
         error = str(exc)
     check = await outbox.check(session, auth.actor, settings, campaign_id)
-    return render(
+    response = render(
         request,
         "campaigns/preview.html",
         {"c": campaign, "m": opened, "error": error, "recipient": recipient,
          "recipients": check.plan.recipients[:500]},
     )  # fmt: skip
+    response.headers["Content-Security-Policy"] = MESSAGE_CSP
+    return response
 
 
 @router.post("/campaigns/{campaign_id}/test")
