@@ -366,6 +366,7 @@ async def launch(
 async def personal_line(
     request: Request, auth: CurrentAuth, session: SessionDep, campaign_id: Id
 ) -> Response:
+    await campaigns.get_campaign(session, auth.actor, campaign_id)  # another's: not found
     data = await form_dict(request)
     contact_id = optional_int(data.get("contact_id"))
     if contact_id is None:
@@ -380,6 +381,7 @@ async def personal_line(
 async def resolve_unknown(
     request: Request, auth: CurrentAuth, session: SessionDep, campaign_id: Id
 ) -> Response:
+    await campaigns.get_campaign(session, auth.actor, campaign_id)  # another's: not found
     data = await form_dict(request)
     outcome = data.get("outcome", "")
     if outcome not in ("sent", "resend", "failed"):
@@ -395,6 +397,7 @@ async def resolve_unknown(
 async def add_attachment(
     request: Request, auth: CurrentAuth, session: SessionDep, settings: SettingsDep, campaign_id: Id
 ) -> Response:
+    await campaigns.get_campaign(session, auth.actor, campaign_id)  # another's: not found
     async with request.form(
         max_files=1, max_fields=5, max_part_size=settings.attachment_max_bytes
     ) as form:
@@ -423,6 +426,7 @@ async def remove_attachment(
 async def change_state(
     request: Request, auth: CurrentAuth, session: SessionDep, campaign_id: Id, action: str
 ) -> Response:
+    await campaigns.get_campaign(session, auth.actor, campaign_id)  # another's: not found
     if action not in ("pause", "resume", "cancel"):
         raise InvalidInput({"action": "Unknown action."})
     await outbox.change_state(session, auth.actor, campaign_id, action)  # type: ignore[arg-type]

@@ -244,6 +244,7 @@ async def add_attachment(
     request: Request, auth: ApiAuth, session: SessionDep, settings: SettingsDep, campaign_id: Id
 ) -> dict[str, str | int]:
     """Multipart upload of one PDF or image, field `file`."""
+    await campaigns.get_campaign(session, auth.actor, campaign_id)  # another's: not found
     limit = settings.attachment_max_bytes
     async with request.form(max_files=1, max_fields=5, max_part_size=limit) as form:
         require_form_csrf(request, form)

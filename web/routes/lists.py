@@ -191,6 +191,7 @@ async def share_list(
     request: Request, auth: CurrentAuth, session: SessionDep, list_id: Id
 ) -> Response:
     """Share the list with a coalition (partners see its name and size, never its members)."""
+    await lists.get_list(session, auth.actor, list_id)  # another's: not found
     data = await form_dict(request)
     coalition_id = optional_int(data.get("coalition_id"))
     if coalition_id is None:
