@@ -286,12 +286,16 @@ async def _deliveries(session: AsyncSession, contact_id: int) -> list[dict[str, 
     ]  # fmt: skip
 
 
-async def _scrub_deliveries(session: AsyncSession, contact_id: int, emails: list[str]) -> None:
-    """Campaign counts keep their rows; the rows keep nothing about the person. Copies in the
-    mail catcher go entirely."""
+async def _scrub_deliveries(
+    session: AsyncSession, org_id: int, contact_id: int, emails: list[str]
+) -> None:
+    """The organisation's campaign counts keep their rows; the rows keep nothing about the
+    person, and what was still to be sent is not. Copies in the mail catcher go entirely.
+    Other organisations' mail to the same address is theirs to erase."""
     rows = await session.execute(
         select(Delivery.id, Delivery.message_id).where(
-            or_(Delivery.contact_id == contact_id, Delivery.address_norm.in_(emails))
+            Delivery.org_id == org_id,
+            or_(Delivery.contact_id == contact_id, Delivery.address_norm.in_(emails)),
         )
     )
     found = rows.all()
@@ -305,6 +309,10 @@ async def _scrub_deliveries(session: AsyncSession, contact_id: int, emails: list
         update(Delivery)
         .where(Delivery.id.in_(ids))
         .values(
+            status=case(
+                (Delivery.status.in_(("queued", "deferred")), literal("cancelled")),
+                else_=Delivery.status,
+            ),
             contact_id=None,
             address="",
             address_norm=literal("erased:") + cast(Delivery.id, String),
@@ -433,7 +441,7 @@ async def _erase(session: AsyncSession, actor: Actor, settings: Settings, contac
     await _scrub_audit(session, actor.org_id, cid, interaction_ids, quoted)
     await _scrub_import_rows(session, actor.org_id, cid, quoted)
     await _scrub_import_files(session, actor.org_id, emails)
-    await _scrub_deliveries(session, cid, emails)
+    await _scrub_deliveries(session, actor.org_id, cid, emails)
     for email in emails:
         await suppress(session, settings, actor.org_id, email, "erased")
     # The contact's emails, roles, beats, tags, list memberships and interactions cascade.

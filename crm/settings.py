@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     smtp_password: str = Field(default="", repr=False)
     smtp_tls: str = "starttls"  # starttls | tls | none
     mail_from: str = "Beatbook <beatbook@localhost>"
+    # Limits of the instance's relay (empty: none), on top of each sender address's own.
+    smtp_per_minute: int | None = None
+    smtp_per_day: int | None = None
     # Replies come back to reply+TOKEN@ this domain (its MX points at Beatbook's receiver).
     reply_domain: str = "localhost"
     # With no relay configured, mail goes to a built-in catcher on this loopback port (0: any
@@ -61,6 +64,11 @@ class Settings(BaseSettings):
     send_grace_seconds: float = 5.0
     # Attachments of one campaign, in bytes all together.
     attachment_max_bytes: int = 10 * 1024 * 1024
+
+    @field_validator("smtp_per_minute", "smtp_per_day", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("base_url")
     @classmethod

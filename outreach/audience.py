@@ -284,6 +284,7 @@ async def plan(
                         "do_not_contact",
                         c.do_not_contact_reason,
                         contact_id=c.id,
+                        org_id=org_id,
                     )  # fmt: skip
                 )
                 continue
@@ -297,7 +298,7 @@ async def plan(
     result.over_pitched = [
         OverPitched(r.contact_id, r.name, counts[r.contact_id])
         for r in result.recipients
-        if r.contact_id and counts.get(r.contact_id, 0) >= org.pitch_limit
+        if r.contact_id and counts.get(r.contact_id, 0) > org.pitch_limit
     ]
     return result
 
@@ -358,7 +359,7 @@ def as_seen_by(plan: Plan, org_id: int, partners: dict[int, str]) -> Plan:
     appear only as "a contact of <partner>", never by name or address."""
 
     def hidden(holder: int | None) -> bool:
-        return holder is not None and holder != org_id
+        return holder != org_id  # unknown holders too: when in doubt, it is not yours
 
     def masked_name(holder: int | None) -> str:
         return f"a contact of {partners.get(holder or 0, 'a partner')}"

@@ -18,6 +18,7 @@ from crm.models import (
     Campaign,
     CampaignAttachment,
     CampaignVariant,
+    Contact,
     ContactEmail,
     ContactList,
     Delivery,
@@ -110,6 +111,14 @@ async def _check_references(session: AsyncSession, actor: Actor, data: CampaignI
         )
         if not (own or joint):
             raise InvalidInput({"sender_id": "Choose one of your organisation's senders."})
+    if data.audience.contacts:
+        found = await session.execute(
+            select(func.count()).where(
+                Contact.id.in_(data.audience.contacts), Contact.org_id == actor.org_id
+            )
+        )
+        if found.scalar_one() != len(set(data.audience.contacts)):
+            raise InvalidInput({"audience.contacts": "Some of those contacts do not exist."})
     if data.audience.outlets:
         found = await session.execute(
             select(func.count()).where(
@@ -252,10 +261,11 @@ async def readable_campaign(session: AsyncSession, actor: Actor, campaign_id: in
 
 
 def visible_deliveries(actor: Actor, campaign: Campaign) -> list[Any]:
-    """Conditions on Delivery for the rows the actor may see: all of its own campaign's; of a
-    joint campaign (its own or a partner's) only those to the contacts it holds."""
+    """Conditions on Delivery for the rows the actor may see: all of its own campaign's (in a
+    joint one, partners' rows are shown masked, so their fate can be resolved); of a partner's
+    joint campaign, only those to the contacts it holds."""
     conds: list[Any] = [Delivery.campaign_id == campaign.id, Delivery.is_test.is_(False)]
-    if campaign.coalition_id:
+    if campaign.org_id != actor.org_id:
         held = select(ContactEmail.normalised).where(ContactEmail.org_id == actor.org_id)
         conds.append(Delivery.address_norm.in_(held))
     return conds
@@ -266,12 +276,10 @@ async def delivery_counts(
 ) -> dict[str, int]:
     """Deliveries by state: the whole campaign for the organisation that sends it, its own
     contacts' for a partner."""
-    if campaign.org_id == actor.org_id:
-        conds = [Delivery.campaign_id == campaign.id, Delivery.is_test.is_(False)]
-    else:
-        conds = visible_deliveries(actor, campaign)
     rows = await session.execute(
-        select(Delivery.status, func.count()).where(*conds).group_by(Delivery.status)
+        select(Delivery.status, func.count())
+        .where(*visible_deliveries(actor, campaign))
+        .group_by(Delivery.status)
     )
     return {status: n for status, n in rows.all()}
 

@@ -7,6 +7,7 @@ variant and a fill of the skeleton.
 
 from __future__ import annotations
 
+import hmac
 import html
 from dataclasses import dataclass
 from email.utils import parseaddr
@@ -38,6 +39,8 @@ class Outgoing:
     message_id: str
     is_test: bool
     attempts: int = 1
+    org_id: int = 0
+    contact_id: int | None = None
 
 
 def pick_language(available: set[str] | dict[str, Any], wanted: str, default: str) -> str:
@@ -46,7 +49,10 @@ def pick_language(available: set[str] | dict[str, Any], wanted: str, default: st
 
 
 def reply_secret(settings: Settings) -> bytes:
-    return ("reply-token:" + settings.secret_key).encode()
+    """The key of reply and unsubscribe tokens. Mail already sent must keep working when the
+    session secret is rotated, so it is derived from the suppression key, which never
+    changes."""
+    return hmac.new(settings.suppression_hmac_key, b"beatbook reply tokens", "sha256").digest()
 
 
 class Composer:
@@ -67,8 +73,8 @@ class Composer:
         self.account: SmtpAccount = account_of(sender, settings)
         if sender is not None:
             from_name, self.from_address = sender.from_name, sender.from_address
-        else:
-            from_name, self.from_address = parseaddr(settings.mail_from)
+        else:  # the instance's address, under the organisation's name
+            from_name, self.from_address = org.name, parseaddr(settings.mail_from)[1]
         self.domain = mime.sending_domain(self.from_address)
         key = dkim_key_of(sender, settings)
         dkim = mime.DkimKey(sender.dkim_selector, self.domain, key) if sender and key else None

@@ -91,29 +91,30 @@ async def launch(
         raise InvalidInput({"deadline_at": "The send deadline has passed; set a later one."})
     later = campaign.scheduled_at is not None and campaign.scheduled_at > now
     status = "scheduled" if later else "sending"
-    # The claim comes first: a second click waits for the first and then finds no draft.
+    plan = await audience.plan(session, settings, campaign, await compiled_for(session, campaign))
+    domain = await _sending_domain(session, settings, campaign)
+    # The reading is done; the write that follows is short, so other writers (the sender,
+    # the catcher, other pages) are not kept waiting on SQLite while a big audience resolves.
+    await session.commit()
     claimed = await session.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id, Campaign.status == "draft")
         .values(status=status, launched_at=now, updated_at=now)
     )
-    if claimed.rowcount != 1:
+    if claimed.rowcount != 1:  # a second click: the first launched it
         await session.rollback()
         raise Conflict("This campaign has already been launched.")
-    try:
-        compiled = await compiled_for(session, campaign)
-        plan = await audience.plan(session, settings, campaign, compiled)
-        if not plan.recipients:
-            raise InvalidInput({"audience": "Nobody would receive this campaign."})
-        if expected is not None and expected != len(plan.recipients):
-            raise Conflict(
-                f"The audience changed since you checked it: it is now {len(plan.recipients)} "
-                "recipients. Check it again before launching."
-            )
-    except Exception:
+    problem: InvalidInput | Conflict | None = None
+    if not plan.recipients:
+        problem = InvalidInput({"audience": "Nobody would receive this campaign."})
+    elif expected is not None and expected != len(plan.recipients):
+        problem = Conflict(
+            f"The audience changed since you checked it: it is now {len(plan.recipients)} "
+            "recipients. Check it again before launching."
+        )
+    if problem is not None:
         await session.rollback()
-        raise
-    domain = await _sending_domain(session, settings, campaign)
+        raise problem
     await insert_rows(
         session, Delivery, [_row(campaign_id, r, domain, now) for r in plan.recipients]
     )
@@ -222,17 +223,28 @@ async def change_state(
 ) -> Campaign:
     actor.require_write()
     campaign = await get_campaign(session, actor, campaign_id)
+    await session.refresh(campaign)  # the worker may have moved it on
     before, after = _MOVES[action]
     if campaign.status not in before:
         raise Conflict(f"A {campaign.status} campaign cannot be asked to {action}.")
     now = datetime.now(UTC)
-    values: dict = {"status": after, "updated_at": now}
+    values: dict[str, Any] = {"status": after, "updated_at": now}
     if action == "resume":
         values.update(consecutive_failures=0, paused_reason="")
         if campaign.scheduled_at and campaign.scheduled_at > now:
             values["status"] = "scheduled"
     if action == "cancel":
         values["finished_at"] = now
+    # Conditional: a worker that paused or finished it meanwhile wins, and we say so.
+    moved = await session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status.in_(before))
+        .values(**values)
+    )
+    if moved.rowcount != 1:
+        await session.rollback()
+        raise Conflict("The campaign changed meanwhile; look at it again.")
+    if action == "cancel":
         await session.execute(
             update(Delivery)
             .where(
@@ -241,12 +253,15 @@ async def change_state(
             )
             .values(status="cancelled", last_error="Campaign cancelled.")
         )
-    await session.execute(update(Campaign).where(Campaign.id == campaign_id).values(**values))
     audit.record(
         session, org_id=actor.org_id, user_id=actor.user_id, action=action,
         entity="campaign", entity_id=campaign_id,
     )  # fmt: skip
     await session.commit()
+    if action == "resume":  # nothing may be left to send (a pause in the last batch)
+        from outreach.sender import finish_done
+
+        await finish_done(session, {campaign_id})
     await session.refresh(campaign)
     return campaign
 
@@ -260,26 +275,32 @@ async def resolve_unknown(
 ) -> int:
     """A person decides what happened to deliveries whose result was lost: it arrived
     (sent), send it again (with the same Message-ID, so a copy that did arrive is
-    recognisable), or give it up (failed)."""
+    recognisable), or give it up (failed). "resend" also takes failed deliveries, for a
+    retry once the cause is fixed."""
+    from outreach.sender import finish_done, record_timeline
+
     actor.require_write()
     campaign = await get_campaign(session, actor, campaign_id)
     now = datetime.now(UTC)
     outcomes: dict[str, dict[str, Any]] = {
         "sent": {"status": "sent", "sent_at": now},
-        "resend": {"status": "queued", "next_attempt_at": now, "last_error": ""},
+        "resend": {"status": "queued", "next_attempt_at": now, "last_error": "", "attempts": 0},
         "failed": {"status": "failed"},
     }
-    values = outcomes[outcome]
+    states = ("unknown", "failed") if outcome == "resend" else ("unknown",)
     result = await session.execute(
         update(Delivery)
         .where(
             Delivery.campaign_id == campaign_id,
             Delivery.id.in_(delivery_ids),
-            Delivery.status == "unknown",
+            Delivery.status.in_(states),
+            Delivery.is_test.is_(False),
         )
-        .values(**values)
+        .values(**outcomes[outcome])
+        .returning(Delivery.id)
     )
-    if outcome == "resend" and result.rowcount:  # a finished campaign has work again
+    changed = list(result.scalars())
+    if outcome == "resend" and changed:  # a finished campaign has work again
         await session.execute(
             update(Campaign)
             .where(Campaign.id == campaign.id, Campaign.status == "finished")
@@ -287,14 +308,13 @@ async def resolve_unknown(
         )
     audit.record(
         session, org_id=actor.org_id, user_id=actor.user_id, action=f"resolve_{outcome}",
-        entity="campaign", entity_id=campaign_id, changes={"deliveries": delivery_ids[:100]},
+        entity="campaign", entity_id=campaign_id, changes={"deliveries": changed[:100]},
     )  # fmt: skip
-    if outcome == "sent" and result.rowcount:
-        from outreach.sender import record_timeline
-
-        await record_timeline(session, delivery_ids)
+    if outcome == "sent" and changed:
+        await record_timeline(session, changed)
     await session.commit()
-    return int(result.rowcount)
+    await finish_done(session, {campaign_id})
+    return len(changed)
 
 
 async def deliveries(

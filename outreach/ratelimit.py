@@ -49,7 +49,9 @@ async def reserve(
     """Reserve up to `wanted` sends on `account` at `now`, and commit."""
     grace = timedelta(seconds=settings.send_grace_seconds)
     windows = _windows(account, settings)
-    if not windows:  # no limits: no hurry either
+    if not windows:  # no limits here, but other identities on this login may have some
+        session.add(SmtpUsage(account=account.key, at=now, count=wanted))
+        await session.commit()
         return Grant(wanted, datetime.max.replace(tzinfo=UTC), None)
     await _lock(session, account.key)
     allowed, retry_at = wanted, None

@@ -17,118 +17,30 @@ import logging
 import random
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiosmtplib
 from sqlalchemy import bindparam, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.bulk import insert_rows
 from crm.models import Campaign, CoalitionMember, Contact, ContactEmail, Delivery, Interaction
+from crm.privacy import suppressed
+from crm.search import normalise_email
 from crm.settings import Settings
-from outreach import merge, ratelimit
+from outreach import ratelimit
 from outreach.compose import Composer, Outgoing, load_composer
-from outreach.senders import SmtpAccount
+from outreach.smtp import Pool, Result, send_one
 
 log = logging.getLogger("beatbook.sender")
 UNKNOWN_LEASE = "The worker stopped before it recorded a result: it may or may not have arrived."
-UNKNOWN_DATA = "The connection was lost after the message was handed over: it may have arrived."
 DEADLINE = "Not sent: the campaign's send deadline passed."
 _OUTGOING = (
     Delivery.id, Delivery.campaign_id, Delivery.address, Delivery.name, Delivery.language,
     Delivery.fields, Delivery.personal_line, Delivery.privacy_notice, Delivery.message_id,
-    Delivery.is_test, Delivery.attempts,
+    Delivery.is_test, Delivery.attempts, Delivery.org_id, Delivery.contact_id,
 )  # fmt: skip
-
-
-@dataclass
-class Result:
-    row: Outgoing
-    status: str  # sent | deferred | failed | unknown | queued (released unsent)
-    error: str = ""
-    # A failure that says the account or server is broken rather than the address.
-    systemic: bool = False
-    # For a row released unsent: when it may be tried again.
-    not_before: datetime | None = None
-
-
-@dataclass
-class _Pool:
-    """Open SMTP connections to one account, handed to one send at a time."""
-
-    account: SmtpAccount
-    timeout: float
-    idle: list[aiosmtplib.SMTP] = field(default_factory=list)
-
-    async def take(self) -> aiosmtplib.SMTP:
-        while self.idle:
-            smtp = self.idle.pop()
-            if smtp.is_connected:
-                return smtp
-        a = self.account
-        smtp = aiosmtplib.SMTP(
-            hostname=a.host, port=a.port, use_tls=a.tls == "tls",
-            start_tls=True if a.tls == "starttls" else False, timeout=self.timeout,
-        )  # fmt: skip
-        await smtp.connect()
-        if a.username:
-            await smtp.login(a.username, a.password)
-        return smtp
-
-    def give_back(self, smtp: aiosmtplib.SMTP) -> None:
-        if smtp.is_connected:
-            self.idle.append(smtp)
-
-    async def close(self) -> None:
-        for smtp in self.idle:
-            try:
-                await smtp.quit()
-            except (aiosmtplib.SMTPException, OSError):
-                smtp.close()
-        self.idle.clear()
-
-
-def _code_of(exc: aiosmtplib.SMTPResponseException) -> str:
-    return f"{exc.code} {exc.message}"[:1000]
-
-
-async def send_one(pool: _Pool, sender: str, row: Outgoing, data: bytes) -> Result:
-    """One message over one connection; the result says what the server made of it."""
-    in_data = False
-    try:
-        smtp = await pool.take()
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        return Result(row, "deferred", f"Cannot reach the mail server: {exc}"[:1000], True)
-    try:
-        await smtp.mail(sender)
-        await smtp.rcpt(row.address)
-        in_data = True
-        await smtp.data(data)
-    except aiosmtplib.SMTPResponseException as exc:
-        # MAIL or RCPT refused, or DATA answered: a definite reply from the server.
-        await _reset(pool, smtp)
-        status = "failed" if exc.code >= 500 else "deferred"
-        systemic = isinstance(exc, aiosmtplib.SMTPSenderRefused) or exc.code in (421, 530, 535)
-        return Result(row, status, _code_of(exc), systemic)
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        smtp.close()
-        if in_data:
-            return Result(row, "unknown", f"{UNKNOWN_DATA} ({exc})"[:1000])
-        return Result(row, "deferred", f"Connection lost: {exc}"[:1000], True)
-    pool.give_back(smtp)
-    return Result(row, "sent")
-
-
-async def _reset(pool: _Pool, smtp: aiosmtplib.SMTP) -> None:
-    """After a refusal, reset the transaction so the connection can carry the next message."""
-    try:
-        await smtp.rset()
-    except (aiosmtplib.SMTPException, OSError, TimeoutError):
-        smtp.close()
-        return
-    pool.give_back(smtp)
+PRUNE_EVERY = timedelta(minutes=10)
 
 
 class SenderWorker:
@@ -139,11 +51,16 @@ class SenderWorker:
         self.settings = settings
         self.name = name or f"sender-{uuid.uuid4().hex[:8]}"
         self.composers: dict[int, tuple[datetime, Composer]] = {}
-        self.pools: dict[str, _Pool] = {}
+        self.pools: dict[str, Pool] = {}
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
+        pruned = datetime.min.replace(tzinfo=UTC)
         while not stop.is_set():
             try:
+                if datetime.now(UTC) - pruned > PRUNE_EVERY:
+                    async with self.maker() as session:
+                        await ratelimit.prune(session, self.settings, datetime.now(UTC))
+                    pruned = datetime.now(UTC)
                 handled = await self.run_once()
             except Exception:  # a database or server hiccup must not end the worker
                 log.exception("sender error")
@@ -189,14 +106,18 @@ class SenderWorker:
         assert campaign is not None
         now = datetime.now(UTC)
         if campaign.deadline_at and campaign.deadline_at <= now:
-            return [Result(r, "cancelled", DEADLINE) for r in rows if not r.is_test] + [
-                Result(r, "failed", DEADLINE) for r in rows if r.is_test
-            ]
-        composer = await self._composer(session, campaign)
-        account = composer.account
-        grant = await ratelimit.reserve(session, self.settings, account, len(rows), now)
+            return [Result(r, "failed" if r.is_test else "cancelled", DEADLINE) for r in rows]
+        try:
+            composer = await self._composer(session, campaign)
+        except Exception as exc:  # a broken sender or template: nothing can go out
+            log.exception("campaign %s cannot be sent", campaign_id)
+            await _pause(session, campaign_id, f"Cannot send: {exc}")
+            later = now + timedelta(seconds=self.settings.send_retry_seconds)
+            return [Result(r, "queued", not_before=later) for r in rows]
+        results, rows = await screen(session, self.settings, campaign, rows)
+        grant = await ratelimit.reserve(session, self.settings, composer.account, len(rows), now)
         allowed, held = rows[: grant.count], rows[grant.count :]
-        results = [Result(r, "queued", not_before=grant.retry_at) for r in held]
+        results += [Result(r, "queued", not_before=grant.retry_at) for r in held]
         results += await self._send(composer, allowed, grant.until)
         return results
 
@@ -204,28 +125,82 @@ class SenderWorker:
         self, composer: Composer, rows: list[Outgoing], until: datetime
     ) -> list[Result]:
         s = self.settings
-        pool = self.pools.setdefault(composer.account.key, _Pool(composer.account, timeout=30.0))
-        queue: asyncio.Queue[Outgoing] = asyncio.Queue()
-        for r in rows:
-            queue.put_nowait(r)
+        pool = self.pools.setdefault(composer.account.key, Pool(composer.account, timeout=30.0))
+        queue = list(reversed(rows))
         results: list[Result] = []
+        halted: list[Result] = []  # the first failure that says the account is at fault
 
         async def lane() -> None:
-            while not queue.empty():
-                row = queue.get_nowait()
-                if datetime.now(UTC) > until:  # the reservation lapsed: not now
-                    results.append(Result(row, "queued"))
+            while queue:
+                row = queue.pop()
+                if halted:  # no point trying the rest now
+                    later = datetime.now(UTC) + timedelta(seconds=s.send_retry_seconds)
+                    results.append(Result(row, "queued", not_before=later))
                     continue
                 try:
                     data = composer.build(row)
-                except merge.RenderError as exc:
+                except Exception as exc:  # noqa: BLE001 (this row cannot be made; others can)
                     results.append(Result(row, "failed", f"The message cannot be made: {exc}"))
                     continue
-                results.append(await send_one(pool, composer.from_address, row, data))
+                try:
+                    result = await send_one(pool, composer.from_address, row, data, until=until)
+                except Exception as exc:  # noqa: BLE001 (unforeseen: it may have gone out)
+                    log.exception("sending delivery %s", row.id)
+                    result = Result(row, "unknown", f"Unexpected error while sending: {exc}")
+                if result.systemic and not halted:
+                    halted.append(result)
+                results.append(result)
 
         lanes = min(s.send_concurrency, len(rows)) or 1
         await asyncio.gather(*(lane() for _ in range(lanes)))
         return results
+
+
+async def screen(
+    session: AsyncSession, settings: Settings, campaign: Campaign, rows: list[Outgoing]
+) -> tuple[list[Result], list[Outgoing]]:
+    """Since launch, an address may have been unsubscribed, bounced or erased, or a contact
+    marked do-not-contact: such rows are not sent. Answers (cancelled results, rows to send)."""
+    real = [r for r in rows if not r.is_test]
+    if not real:
+        return [], rows
+    orgs = {r.org_id for r in real} | {campaign.org_id}
+    if campaign.coalition_id:  # every partner's suppressions apply
+        members = await session.execute(
+            select(CoalitionMember.org_id).where(
+                CoalitionMember.coalition_id == campaign.coalition_id,
+                CoalitionMember.status == "accepted",
+            )
+        )
+        orgs |= set(members.scalars())
+    why: dict[int, str] = {}
+    for org_id in orgs:
+        blocked = await suppressed(session, settings, org_id, [r.address for r in real])
+        for r in real:
+            reason = blocked.get(normalise_email(r.address))
+            if reason and r.id not in why:
+                why[r.id] = f"Not sent: {reason.replace('_', ' ')} since the launch."
+    contacts = [r.contact_id for r in real if r.contact_id]
+    if contacts:
+        marked = await session.execute(
+            select(Contact.id).where(Contact.id.in_(contacts), Contact.do_not_contact.is_(True))
+        )
+        dnc = set(marked.scalars())
+        for r in real:
+            if r.contact_id in dnc:
+                why.setdefault(r.id, "Not sent: marked do-not-contact since the launch.")
+    return [Result(r, "cancelled", why[r.id]) for r in rows if r.id in why], [
+        r for r in rows if r.id not in why
+    ]
+
+
+async def _pause(session: AsyncSession, campaign_id: int, reason: str) -> None:
+    await session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status == "sending")
+        .values(status="paused", paused_reason=reason[:300])
+    )
+    await session.commit()
 
 
 def _by_campaign(rows: Iterable[Outgoing]) -> dict[int, list[Outgoing]]:
@@ -241,9 +216,13 @@ async def expire_leases(session: AsyncSession) -> int:
         update(Delivery)
         .where(Delivery.status == "sending", Delivery.lease_until < datetime.now(UTC))
         .values(status="unknown", last_error=UNKNOWN_LEASE, lease_until=None)
+        .returning(Delivery.campaign_id)
     )
+    campaigns = set(result.scalars())
     await session.commit()
-    return int(result.rowcount or 0)
+    if campaigns:  # their last rows may have been these
+        await finish_done(session, campaigns)
+    return len(campaigns)
 
 
 async def claim(session: AsyncSession, settings: Settings, token: str) -> list[Outgoing]:
@@ -341,21 +320,34 @@ async def _past_deadline(session: AsyncSession, now: datetime) -> None:
 
 
 async def _count_failures(session: AsyncSession, settings: Settings, results: list[Result]) -> None:
-    """Failures in a row, per campaign; too many pause it (a broken account or server)."""
+    """Failures of the account or server in a row, per campaign; too many pause it. Done in
+    SQL, so a cancel meanwhile, or another worker's count, is never written over."""
     for campaign_id in {r.row.campaign_id for r in results}:
         mine = [r for r in results if r.row.campaign_id == campaign_id and r.status != "queued"]
-        campaign = await session.get(Campaign, campaign_id)
-        if campaign is None or not mine:
+        if not mine:
             continue
-        streak = campaign.consecutive_failures
-        for r in mine:
-            streak = 0 if r.status == "sent" else streak + (r.status in ("failed", "deferred"))
-        campaign.consecutive_failures = streak
-        if streak >= settings.send_failures_to_pause and campaign.status == "sending":
-            campaign.status = "paused"
-            last = mine[-1].error
-            campaign.paused_reason = f"Paused after {streak} failures in a row. Last: {last}"[:300]
-        session.add(campaign)
+        last_sent = max((i for i, r in enumerate(mine) if r.status == "sent"), default=-1)
+        streak = sum(1 for r in mine[last_sent + 1 :] if r.systemic)
+        count = literal(streak) if last_sent >= 0 else Campaign.consecutive_failures + streak
+        await session.execute(
+            update(Campaign).where(Campaign.id == campaign_id).values(consecutive_failures=count)
+        )
+        last = next((r.error for r in reversed(mine) if r.systemic), "")
+        await session.execute(
+            update(Campaign)
+            .where(
+                Campaign.id == campaign_id,
+                Campaign.status == "sending",
+                Campaign.consecutive_failures >= settings.send_failures_to_pause,
+            )
+            .values(
+                status="paused",
+                paused_reason=(
+                    f"Paused after {settings.send_failures_to_pause} failures in a row of the "
+                    f"mail server or account. Last: {last}"
+                )[:300],
+            )
+        )
 
 
 async def record_timeline(session: AsyncSession, delivery_ids: list[int]) -> None:

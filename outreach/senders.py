@@ -206,11 +206,17 @@ def account_of(sender: SenderIdentity | None, settings: Settings) -> SmtpAccount
             decrypt(settings, sender.smtp_password), *limits,
         )  # fmt: skip
     if settings.smtp_host:
+        relay = (settings.smtp_per_minute, settings.smtp_per_day)
         return SmtpAccount(
             settings.smtp_host, settings.smtp_port, settings.smtp_tls.lower(),
-            settings.smtp_username, settings.smtp_password, *limits,
+            settings.smtp_username, settings.smtp_password,
+            *(_tighter(own, shared) for own, shared in zip(limits, relay, strict=True)),
         )  # fmt: skip
     return SmtpAccount("127.0.0.1", settings.catcher_port, "none", "", "", *limits)
+
+
+def _tighter(a: int | None, b: int | None) -> int | None:
+    return min(a, b) if a and b else (a or b)
 
 
 def dkim_key_of(sender: SenderIdentity | None, settings: Settings) -> bytes | None:

@@ -1,5 +1,6 @@
 """A real SMTP server (aiosmtpd, on a free loopback port) that receives what Beatbook sends,
-and misbehaves on request, chosen by the recipient's local part:
+and misbehaves on request: `refuse_sender` refuses MAIL FROM; otherwise by the recipient's
+local part:
 
 - `tempfail…` — 451 at RCPT the first time each address is tried, then accepted;
 - `reject…` — 550 at RCPT, every time;
@@ -48,7 +49,18 @@ class Sink:
     arrivals: list[Arrival] = field(default_factory=list)
     tried: set[str] = field(default_factory=set)
     slow: float = 0.0
+    # A reply to MAIL FROM that refuses our sender (e.g. a quota), when set.
+    refuse_sender: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_MAIL(  # noqa: N802
+        self, server: Any, session: Any, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.refuse_sender:
+            return self.refuse_sender
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(  # noqa: N802
         self, server: Any, session: Any, envelope: Envelope, address: str, options: list[str]

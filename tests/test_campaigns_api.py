@@ -60,8 +60,13 @@ async def test_a_campaign_goes_from_draft_to_sending_through_the_api(
     assert sorted(r["address"] for r in rows) == ["arta@koha.net", "ilir@kallxo.com"]
     paused = await api.post(f"/api/v1/campaigns/{campaign['id']}/pause")
     assert paused.json()["status"] == "paused"
-    edit = await api.put(f"/api/v1/campaigns/{campaign['id']}", json={"name": "Too late"})
-    assert edit.status_code in (409, 422)
+    body = {
+        "name": "Too late",
+        "default_language": "en",
+        "variants": {"en": {"subject": "Changed", "body": "Changed"}},
+    }
+    edit = await api.put(f"/api/v1/campaigns/{campaign['id']}", json=body)
+    assert edit.status_code == 409
 
 
 async def test_bad_templates_and_fields_are_422_with_field_errors(api: httpx.AsyncClient) -> None:

@@ -198,6 +198,9 @@ async def test_the_lead_sees_partners_contacts_only_as_counts(
     assert ("Arta", "arta@koha.net") in shown
     excluded = {e.reason: (e.name, e.address) for e in check.plan.excluded}
     assert excluded["unsubscribed"] == ("a contact of Other Org", "")
+    # Era is on both lists; Other Org marked her do-not-contact. Which side holds the mark is
+    # shown, never the partner's reason.
+    assert all(e.detail == "" for e in check.plan.excluded if e.org_id != world.owner.org_id)
     assert all("dren" not in f"{e.name}{e.address}{e.detail}" for e in check.plan.excluded)
     dren = await session.execute(
         select(ContactEmail.contact_id).where(ContactEmail.normalised == "dren@zeri.info")
@@ -206,3 +209,45 @@ async def test_the_lead_sees_partners_contacts_only_as_counts(
     compiled = await outbox.compiled_for(session, campaign)
     with pytest.raises(NotFound):  # no preview as a partner's journalist either
         await outbox.preview_recipient(session, settings, campaign, compiled, dren.scalar_one())
+
+
+async def test_the_lead_sees_partners_deliveries_only_as_their_fate(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    settings: Settings,
+    coalition: dict,
+    smtp: SmtpServer,
+) -> None:
+    """The lead can resolve a partner contact's delivery without seeing who it is."""
+    theirs = await lists.create_list(session, world.outsider, ListIn(name="Only theirs"))
+    only = await create_contact(
+        session, world.outsider, ContactIn(given_name="Ilir", emails=["ilir@kanal10.net"])
+    )
+    await lists.add_members(session, world.outsider, theirs.id, [only.id])
+    await lists.share_list(session, world.outsider, theirs.id, coalition["id"], shared=True)
+    campaign = await campaigns.create_campaign(
+        session,
+        world.owner,
+        CampaignIn(
+            name="Joint",
+            coalition_id=coalition["id"],
+            variants={"sq": VariantIn(subject="S", body="B")},
+            audience=AudienceIn(lists=[coalition["ours"], theirs.id]),
+        ),
+    )
+    await outbox.launch(session, world.owner, settings, campaign.id)
+    rows = await outbox.deliveries(session, world.owner, campaign.id)
+    assert len(rows) == 3  # arta and besa (ours; era is do-not-contact there) and ilir
+    await login_as_lead_and_check_masking(session, world, campaign.id)
+
+
+async def login_as_lead_and_check_masking(
+    session: AsyncSession, world: World, campaign_id: int
+) -> None:
+    from web.routes.campaigns_api import _delivery_out
+
+    rows = await outbox.deliveries(session, world.owner, campaign_id)
+    shown = [_delivery_out(d, world.owner.org_id) for d in rows]
+    assert "ilir@kanal10.net" not in [d.address for d in shown]
+    assert [d.address for d in shown].count("") == 1

@@ -136,7 +136,7 @@ async def test_each_journalist_gets_a_personal_message_in_their_language(
     assert "Koha Ditore" in m.get_body(("plain",)).get_content()
     assert str(john[0].message["Subject"]) == "The report, John"
     assert m["Message-ID"].endswith("@qendra.org>")
-    assert str(m["From"]) == "Qendra <press@qendra.org>"
+    assert str(m["From"]) == "Qendra për Drejtësi <press@qendra.org>"  # the org, not the server
     # Replies can be matched to this delivery by the signed token.
     reply_to = str(m["Reply-To"])
     local, domain = reply_to.split("@")
@@ -356,29 +356,37 @@ async def test_over_pitched_journalists_are_flagged_before_launch(
     org.pitch_limit = org_limit
     session.add(org)
     await session.commit()
-    for _ in range(org_limit):
+    for _ in range(org_limit + 1):
         c = await _campaign(session, world.editor, ids)
         await outbox.launch(session, world.editor, sending, c.id)
         await _drain(maker, sending)
     nxt = await _campaign(session, world.editor, ids)
     check = await outbox.check(session, world.editor, sending, nxt.id)
-    assert [(o.contact_id, o.count) for o in check.plan.over_pitched] == [(ids[0], org_limit)]
+    assert [(o.contact_id, o.count) for o in check.plan.over_pitched] == [(ids[0], org_limit + 1)]
 
 
-async def test_failures_in_a_row_pause_the_campaign(
+async def test_an_unreachable_server_stops_the_batch_and_pauses_the_campaign(
     session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
 ) -> None:
-    broken = sending.model_copy(update={"smtp_port": 1, "send_failures_to_pause": 3})
+    broken = sending.model_copy(
+        update={"smtp_port": 1, "send_failures_to_pause": 3, "send_retry_seconds": 0}
+    )
     ids = await _people(
         session, world.editor, [(f"P{i}", f"p{i}@koha.net", "sq") for i in range(4)]
     )
     campaign = await _campaign(session, world.editor, ids)
     await outbox.launch(session, world.editor, broken, campaign.id)
-    await SenderWorker(maker, broken).run_once()
+    worker = SenderWorker(maker, broken)
+    await worker.run_once()
+    rows = await _deliveries(session, campaign.id)
+    # The first tries (one per connection) found the server gone; the rest were not made.
+    attempts = [d.attempts for d in rows.values()]
+    assert 1 <= sum(attempts) <= broken.send_concurrency < len(attempts) and min(attempts) == 0
+    for _ in range(5):
+        await worker.run_once()
     paused = await session.get(Campaign, campaign.id, populate_existing=True)
     assert paused.status == "paused" and "failures in a row" in paused.paused_reason
-    rows = await _deliveries(session, campaign.id)
-    assert {d.status for d in rows.values()} == {"deferred"}
+    assert paused.consecutive_failures >= 3
     # Paused rows are not sent, even once due.
     await session.execute(update(Delivery).values(next_attempt_at=datetime.now(UTC)))
     await session.commit()
@@ -386,6 +394,84 @@ async def test_failures_in_a_row_pause_the_campaign(
     await outbox.change_state(session, world.editor, campaign.id, "resume")
     await _drain(maker, sending)
     assert len(smtp.sink.arrivals) == 4
+
+
+async def test_refused_addresses_do_not_pause_a_healthy_campaign(
+    session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
+) -> None:
+    strict = sending.model_copy(update={"send_failures_to_pause": 2})
+    ids = await _people(
+        session, world.editor, [(f"R{i}", f"reject{i}@koha.net", "sq") for i in range(4)]
+    )
+    campaign = await _campaign(session, world.editor, ids)
+    await outbox.launch(session, world.editor, strict, campaign.id)
+    await _drain(maker, strict)
+    finished = await session.get(Campaign, campaign.id, populate_existing=True)
+    assert finished.status == "finished" and finished.consecutive_failures == 0
+
+
+async def test_a_sender_refused_at_mail_from_is_retried_not_failed(
+    session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
+) -> None:
+    smtp.sink.refuse_sender = "554 5.2.0 SubmissionQuotaExceeded"
+    ids = await _people(
+        session, world.editor, [("Arta", "arta@koha.net", "sq"), ("Besa", "besa@koha.net", "sq")]
+    )
+    campaign = await _campaign(session, world.editor, ids)
+    await outbox.launch(session, world.editor, sending, campaign.id)
+    await SenderWorker(maker, sending).run_once()
+    rows = await _deliveries(session, campaign.id)
+    # Not the journalists' fault: nobody failed, all wait for a retry.
+    assert {d.status for d in rows.values()} <= {"deferred", "queued"}
+    assert (
+        "SubmissionQuotaExceeded"
+        in rows["arta@koha.net"].last_error + rows["besa@koha.net"].last_error
+    )
+    smtp.sink.refuse_sender = ""  # the quota resets
+    await _drain(maker, sending)
+    assert len(smtp.sink.arrivals) == 2
+
+
+async def test_an_address_unsubscribed_after_launch_is_not_mailed(
+    session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
+) -> None:
+    ids = await _people(
+        session, world.editor, [("Arta", "arta@koha.net", "sq"), ("Besa", "besa@koha.net", "sq")]
+    )
+    campaign = await _campaign(session, world.editor, ids)
+    await outbox.launch(session, world.editor, sending, campaign.id)
+    await suppress(session, sending, world.editor.org_id, "ARTA@koha.net", "unsubscribed")
+    besa = await session.get(Contact, ids[1])
+    besa.do_not_contact = True
+    session.add(besa)
+    await session.commit()
+    await _drain(maker, sending)
+    assert smtp.sink.arrivals == []
+    rows = await _deliveries(session, campaign.id)
+    assert rows["arta@koha.net"].status == "cancelled"
+    assert "unsubscribed since the launch" in rows["arta@koha.net"].last_error
+    assert "do-not-contact" in rows["besa@koha.net"].last_error
+    assert (await session.get(Campaign, campaign.id, populate_existing=True)).status == "finished"
+
+
+async def test_a_message_that_cannot_be_made_fails_alone(
+    session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
+) -> None:
+    ids = await _people(
+        session, world.editor, [("Arta", "arta@koha.net", "sq"), ("Besa", "besa@koha.net", "sq")]
+    )
+    campaign = await _campaign(session, world.editor, ids)
+    await outbox.launch(session, world.editor, sending, campaign.id)
+    # An address no SMTP server takes without SMTPUTF8 (the import let it in).
+    await session.execute(
+        update(Delivery).where(Delivery.address == "arta@koha.net").values(address="artë@koha.net")
+    )
+    await session.commit()
+    await _drain(maker, sending)
+    rows = {d.name: d for d in (await _deliveries(session, campaign.id)).values()}
+    assert rows["Arta Krasniqi"].status == "failed"
+    assert "cannot be made" in rows["Arta Krasniqi"].last_error
+    assert rows["Besa Krasniqi"].status == "sent"
 
 
 async def test_cancel_stops_what_is_not_yet_sent(
@@ -485,3 +571,73 @@ async def test_a_scheduled_campaign_waits_for_its_time(
     assert await jobs.run_one(maker, sending)
     await _drain(maker, sending)
     assert len(smtp.sink.to("arta@koha.net")) == 1
+
+
+async def test_another_organisations_contacts_cannot_be_put_in_an_audience(
+    session: AsyncSession, world: World
+) -> None:
+    theirs = await create_contact(
+        session, world.outsider, ContactIn(given_name="Secret", emails=["secret@source.net"])
+    )
+    with pytest.raises(InvalidInput):
+        await create_campaign(
+            session,
+            world.editor,
+            CampaignIn(
+                name="x",
+                variants={"sq": VariantIn(subject="s", body="b")},
+                audience=AudienceIn(contacts=[theirs.id]),
+            ),
+        )
+
+
+async def test_resolving_foreign_ids_touches_nothing_of_another_organisation(
+    session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
+) -> None:
+    ids = await _people(session, world.editor, [("Arta", "arta@koha.net", "sq")])
+    mine = await _campaign(session, world.editor, ids)
+    await outbox.launch(session, world.editor, sending, mine.id)
+    await _drain(maker, sending)
+    theirs = await create_contact(
+        session, world.outsider, ContactIn(given_name="Ilir", emails=["ilir@kanal10.net"])
+    )
+    other = await create_campaign(
+        session,
+        world.outsider,
+        CampaignIn(
+            name="Theirs",
+            variants={"sq": VariantIn(subject="s", body="b")},
+            audience=AudienceIn(contacts=[theirs.id]),
+        ),
+    )
+    await outbox.launch(session, world.outsider, sending, other.id)
+    await _drain(maker, sending)
+    their_row = next(iter((await _deliveries(session, other.id)).values()))
+    n = await outbox.resolve_unknown(session, world.editor, mine.id, [their_row.id], "sent")
+    assert n == 0
+    timeline = await session.execute(select(Interaction).where(Interaction.contact_id == theirs.id))
+    assert len(timeline.all()) == 1
+
+
+async def test_erasure_leaves_other_organisations_mail_to_the_address_alone(
+    session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
+) -> None:
+    from crm.privacy import erase_contact
+
+    ours = await _people(session, world.editor, [("Arta", "arta@koha.net", "sq")])
+    theirs = await create_contact(
+        session, world.outsider, ContactIn(given_name="Arta", emails=["arta@koha.net"])
+    )
+    other = await create_campaign(
+        session,
+        world.outsider,
+        CampaignIn(
+            name="Theirs",
+            variants={"sq": VariantIn(subject="s", body="b")},
+            audience=AudienceIn(contacts=[theirs.id]),
+        ),
+    )
+    await outbox.launch(session, world.outsider, sending, other.id)
+    await erase_contact(session, world.editor, sending, ours[0])
+    their_row = next(iter((await _deliveries(session, other.id)).values()))
+    assert their_row.address == "arta@koha.net" and their_row.status == "queued"

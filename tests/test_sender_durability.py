@@ -182,10 +182,12 @@ async def test_a_worker_killed_mid_campaign_loses_nothing_and_repeats_nothing(
 ) -> None:
     sending = _sending(settings, smtp)
     campaign_id = await _launch(session, world.editor, sending, 60)
-    smtp.sink.slow = 0.03
+    # Slow enough that a batch of 10 over 4 connections takes over half a second, so the kill
+    # (within 50 ms of the 15th arrival) always lands while a batch is claimed but unrecorded.
+    smtp.sink.slow = 0.2
     worker = _worker(sending, tmp_path)
     try:
-        for _ in range(400):
+        for _ in range(600):
             if len(smtp.sink.arrivals) >= 15:
                 break
             await asyncio.sleep(0.05)

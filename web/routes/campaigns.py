@@ -170,12 +170,13 @@ def _values_of(view: campaigns.CampaignView, settings: Settings, emails: str) ->
     return values
 
 
-async def _emails_of(session: SessionDep, ids: list[int]) -> str:
+async def _emails_of(session: SessionDep, auth: CurrentAuth, ids: list[int]) -> str:
     if not ids:
         return ""
     rows = await session.execute(
         select(ContactEmail.email)
         .where(ContactEmail.contact_id.in_(ids), ContactEmail.position == 0)
+        .where(ContactEmail.org_id == auth.actor.org_id)
         .order_by(ContactEmail.email)
     )
     return "\n".join(rows.scalars())
@@ -250,7 +251,7 @@ async def edit_campaign(
     await campaigns.get_campaign(session, auth.actor, campaign_id)  # only its own
     view = await campaigns.campaign_view(session, auth.actor, campaign_id)
     campaigns.require_draft(view.campaign)
-    emails = await _emails_of(session, view.campaign.audience.get("contacts", []))
+    emails = await _emails_of(session, auth, view.campaign.audience.get("contacts", []))
     values = _values_of(view, settings, emails)
     return await _form(request, auth, session, settings, campaign_id=campaign_id, values=values)
 

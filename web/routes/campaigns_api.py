@@ -122,8 +122,11 @@ def _campaign_out(view: campaigns.CampaignView) -> CampaignOut:
     )  # fmt: skip
 
 
-def _delivery_out(d: Delivery) -> DeliveryOut:
-    return DeliveryOut.model_validate(d, from_attributes=True)
+def _delivery_out(d: Delivery, org_id: int) -> DeliveryOut:
+    out = DeliveryOut.model_validate(d, from_attributes=True)
+    if d.org_id != org_id:  # a partner's contact in a joint campaign: its fate, not its data
+        out.contact_id, out.address = None, ""
+    return out
 
 
 def _sender_out(s: SenderIdentity) -> SenderOut:
@@ -225,7 +228,7 @@ async def list_deliveries(
     rows = await outbox.deliveries(
         session, auth.actor, campaign_id, status=status, limit=limit, offset=offset
     )
-    return [_delivery_out(d) for d in rows]
+    return [_delivery_out(d, auth.actor.org_id) for d in rows]
 
 
 @api.post("/campaigns/{campaign_id}/deliveries/unknown")

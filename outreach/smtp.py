@@ -1,0 +1,125 @@
+"""Handing one message to an SMTP server over a reused connection, and reading what the
+answer means for that recipient.
+
+- RCPT refused with 5xx: that address fails; with 4xx: it waits for a retry.
+- DATA answered: 2xx sent, 4xx retry, 5xx that message fails.
+- MAIL FROM refused, 421, an authentication error, or no connection at all: the account or
+  server is at fault, not the journalist. The row waits for a retry, the rest of the batch is
+  not attempted, and such failures in a row pause the campaign.
+- A connection lost once DATA began: the message may have arrived. The row is `unknown`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import aiosmtplib
+
+from outreach.compose import Outgoing
+from outreach.senders import SmtpAccount
+
+UNKNOWN_DATA = "The connection was lost after the message was handed over: it may have arrived."
+
+
+@dataclass
+class Result:
+    row: Outgoing
+    status: str  # sent | deferred | failed | unknown | cancelled | queued (released unsent)
+    error: str = ""
+    # The account or server is at fault, not the address.
+    systemic: bool = False
+    # For a row released unsent: when it may be tried again.
+    not_before: datetime | None = None
+
+
+@dataclass
+class Pool:
+    """Open SMTP connections to one account, each carrying one message at a time."""
+
+    account: SmtpAccount
+    timeout: float
+    idle: list[aiosmtplib.SMTP] = field(default_factory=list)
+
+    async def take(self) -> aiosmtplib.SMTP:
+        while self.idle:
+            smtp = self.idle.pop()
+            if smtp.is_connected:
+                return smtp
+        a = self.account
+        smtp = aiosmtplib.SMTP(
+            hostname=a.host, port=a.port, use_tls=a.tls == "tls",
+            start_tls=True if a.tls == "starttls" else False, timeout=self.timeout,
+        )  # fmt: skip
+        await smtp.connect()
+        if a.username:
+            await smtp.login(a.username, a.password)
+        return smtp
+
+    def give_back(self, smtp: aiosmtplib.SMTP) -> None:
+        if smtp.is_connected:
+            self.idle.append(smtp)
+
+    async def reset(self, smtp: aiosmtplib.SMTP) -> None:
+        """After a refusal, RSET so the connection can carry the next message."""
+        try:
+            await smtp.rset()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            smtp.close()
+            return
+        self.give_back(smtp)
+
+    async def close(self) -> None:
+        for smtp in self.idle:
+            try:
+                await smtp.quit()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                smtp.close()
+        self.idle.clear()
+
+
+def _reply(exc: aiosmtplib.SMTPResponseException) -> str:
+    return f"{exc.code} {exc.message}"[:1000]
+
+
+async def send_one(
+    pool: Pool, sender: str, row: Outgoing, data: bytes, *, until: datetime | None = None
+) -> Result:
+    """One message over one connection. `until`: the rate-limit reservation's end; a send
+    that could only start after it is not made (the row goes back, unattempted)."""
+    try:
+        smtp = await pool.take()
+    except aiosmtplib.SMTPResponseException as exc:  # refused at login
+        return Result(row, "deferred", f"The mail server refused the login: {_reply(exc)}", True)
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        return Result(row, "deferred", f"Cannot reach the mail server: {exc}"[:1000], True)
+    if until is not None and datetime.now(UTC) > until:
+        pool.give_back(smtp)
+        return Result(row, "queued")
+    stage = "mail"
+    try:
+        await smtp.mail(sender)
+        stage = "rcpt"
+        await smtp.rcpt(row.address)
+        stage = "data"
+        await smtp.data(data)
+    except aiosmtplib.SMTPResponseException as exc:
+        await pool.reset(smtp)
+        return _refusal(row, stage, exc)
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        smtp.close()
+        if stage == "data":
+            return Result(row, "unknown", f"{UNKNOWN_DATA} ({exc})"[:1000])
+        return Result(row, "deferred", f"Connection lost: {exc}"[:1000], True)
+    pool.give_back(smtp)
+    return Result(row, "sent")
+
+
+def _refusal(row: Outgoing, stage: str, exc: aiosmtplib.SMTPResponseException) -> Result:
+    """What a definite refusal means, by the command it answered."""
+    if stage == "mail":  # the sender is refused (a quota, a blocked account): all would be
+        return Result(row, "deferred", f"The server refused our sender: {_reply(exc)}", True)
+    if exc.code in (421, 530, 535):  # closing down, or the login no longer counts
+        return Result(row, "deferred", f"The server turned us away: {_reply(exc)}", True)
+    status = "failed" if exc.code >= 500 else "deferred"
+    return Result(row, status, _reply(exc))
