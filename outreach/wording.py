@@ -36,7 +36,7 @@ _SOURCE = {"en": " (source: {})", "sq": " (burimi: {})", "sr-Latn": " (izvor: {}
            "sr-Cyrl": " (извор: {})"}  # fmt: skip
 _FOOTER = {
     "en": ("Unsubscribe", "Your data"),
-    "sq": ("Çabonohu", "Të dhënat tuaja"),
+    "sq": ("Çregjistrohu", "Të dhënat tuaja"),
     "sr-Latn": ("Odjava", "Vaši podaci"),
     "sr-Cyrl": ("Одјава", "Ваши подаци"),
 }

@@ -219,6 +219,8 @@ async def test_the_page_speaks_the_recipients_language_and_can_switch(
     assert page.select_one("html")["lang"] == "sq"
     assert page.select_one(".languages [aria-current]").text == "Shqip"
     assert page.select_one("#unsubscribe button").text == sq.gettext("Unsubscribe")
+    assert page.select_one("#unsubscribe button").text == "Çregjistrohu"
+    assert "Të mos merrni më email nga" in page.select_one("h1").text
     assert page.select_one("title").text.startswith(sq.gettext("Unsubscribe"))
     # The switcher keeps the token and changes only the language.
     english = page.select_one('.languages a[lang="en"]')["href"]
@@ -231,6 +233,7 @@ async def test_the_page_speaks_the_recipients_language_and_can_switch(
     page = BeautifulSoup((await provider.get(f"/u/{cyrillic}")).text, "html.parser")
     assert page.select_one("html")["lang"] == "sr"
     assert page.select_one(".languages [aria-current]").text == "Srpski"
+    assert page.select_one("#unsubscribe button").text == "Odjavi se"
 
 
 async def test_unsubscribing_stops_mail_still_waiting_in_the_outbox(
