@@ -89,15 +89,16 @@ class Composer:
             dkim=dkim,
         )
         self.data_url = request_url(settings, org.id or 0)
+        self.secret = reply_secret(settings)
 
-    def build(self, row: Outgoing) -> bytes:
-        """The message for one delivery; raises merge.RenderError when it cannot render."""
+    def build(self, row: Outgoing, *, allow_8bit: bool = False) -> bytes:
+        """The message for one delivery; raises merge.RenderError when it cannot render, and
+        ValueError when an address or the Message-ID cannot be used."""
         s = self.settings
         language = pick_language(self.compiled, row.language, self.campaign.default_language)
         values = {**self.campaign.custom_fields, **row.fields}
         rendered = self.compiled[language].render(values, personal_line=row.personal_line)
-        secret = reply_secret(s)
-        token = mime.reply_token(secret, row.id)
+        token = mime.reply_token(self.secret, row.id)
         unsubscribe = f"{s.base_url}/u/{token}"
         text, body = self._with_footer(rendered, row, unsubscribe)
         subject = f"[TEST] {rendered.subject}" if row.is_test else rendered.subject
@@ -111,6 +112,7 @@ class Composer:
             reply_to=f"reply+{token}@{s.reply_domain}",
             unsubscribe_url=unsubscribe,
             unsubscribe_mailto=f"mailto:unsubscribe+{token}@{s.reply_domain}",
+            allow_8bit=allow_8bit,
         )
 
     def _with_footer(

@@ -46,6 +46,7 @@ MAX_BODY_CHARS = 100_000
 MAX_EMBARGO_CHARS = 500
 MAX_VALUE_CHARS = 2_000  # per merge value, and for the personal line
 MAX_RENDERED_CHARS = 1_000_000  # per rendered part
+_CUT = "\x00"  # where the subject ends and the text begins, in one render
 RENDER_TIME_LIMIT = 0.5  # seconds for one recipient's subject, text and html together
 
 _FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -280,12 +281,12 @@ def _keeps_html_whole(segment: str) -> bool:
 # --- compiling ----------------------------------------------------------------------------
 
 
-def _compile_subject(subject: str, known: frozenset[str]) -> tuple[Template, frozenset[str]]:
+def _compile_subject(subject: str, known: frozenset[str]) -> tuple[str, frozenset[str]]:
     fields = _parse(_TEXT_ENV, subject, known)  # before compiling, which trusts the source
-    return _TEXT_ENV.from_string(subject), fields
+    return subject, fields
 
 
-def _compile_body(body: str, known: frozenset[str]) -> tuple[Template, Template, frozenset[str]]:
+def _compile_body(body: str, known: frozenset[str]) -> tuple[Template, str, frozenset[str]]:
     known |= {PERSONAL_LINE}
     fields = _parse(_HTML_ENV, body, known)
     placeholders = _Placeholders(body)
@@ -295,7 +296,7 @@ def _compile_body(body: str, known: frozenset[str]) -> tuple[Template, Template,
     html_source, text_source = placeholders.restore(html), placeholders.restore(text)
     _parse(_HTML_ENV, html_source, known)  # what gets compiled passes the same check
     _parse(_TEXT_ENV, text_source, known)
-    return _HTML_ENV.from_string(html_source), _TEXT_ENV.from_string(text_source), fields
+    return _HTML_ENV.from_string(html_source), text_source, fields
 
 
 def compile_variant(
@@ -326,7 +327,10 @@ def compile_variant(
     if errors or head is None or main is None:
         raise TemplateError(errors)
     fields = head[1] | main[2]
-    return CompiledVariant(head[0], main[0], main[1], fields, embargo, tidy="{%" in body)
+    # Subject and text are one template, cut apart after rendering: each render has a fixed
+    # cost, and a NUL cannot come from a value (nothing people enter may hold one).
+    subject_text = _TEXT_ENV.from_string(head[0] + _CUT + main[1])
+    return CompiledVariant(subject_text, main[0], fields, embargo, tidy="{%" in body)
 
 
 def _sized(source: str, limit: int) -> str:
@@ -352,16 +356,15 @@ class CompiledVariant:
 
     def __init__(
         self,
-        subject: Template,
+        subject_text: Template,
         html: Template,
-        text: Template,
         fields: frozenset[str],
         embargo: str,
         *,
         tidy: bool,
     ) -> None:
         self.fields = fields
-        self._subject, self._html, self._text = subject, html, text
+        self._subject_text, self._html = subject_text, html
         self._values = tuple(sorted(fields - {PERSONAL_LINE}))
         # An {% if %} or an empty personal line may leave blank paragraphs to sweep up.
         self._tidy = tidy or PERSONAL_LINE in fields
@@ -374,8 +377,9 @@ class CompiledVariant:
         line = _check_value(PERSONAL_LINE, personal_line or "").replace("\r\n", "\n").strip()
         line_html = Markup("<br>\n").join(line.split("\n")) if line else Markup("")
         deadline = time.perf_counter() + RENDER_TIME_LIMIT
-        subject = " ".join(_run(self._subject, context, deadline).split())  # no CR/LF
-        text = _run(self._text, {**context, PERSONAL_LINE: line}, deadline)
+        both = _run(self._subject_text, {**context, PERSONAL_LINE: line}, deadline)
+        subject, _, text = both.partition(_CUT)
+        subject = " ".join(subject.split())  # no CR/LF
         html = _run(self._html, {**context, PERSONAL_LINE: line_html}, deadline)
         if self._tidy:
             text = _BLANK_LINES.sub("\n\n", text.replace(" \n", "\n")).strip()
@@ -398,23 +402,23 @@ class CompiledVariant:
 def _check_value(name: str, value: object) -> str:
     if not isinstance(value, str):
         raise RenderError(name, f"{name} must be text, not {type(value).__name__}")
+    if _CUT in value:
+        raise RenderError(name, f"{name} holds a NUL character")
     if len(value) > MAX_VALUE_CHARS:
         raise RenderError(name, f"{name} is longer than {MAX_VALUE_CHARS:,} characters")
     return value
 
 
 def _run(template: Template, context: dict[str, Any], deadline: float) -> str:
-    """Render with the size and time caps checked between chunks."""
-    chunks: list[str] = []
-    size = 0
+    """Render, then hold the result to the size and time caps. A template has no loops
+    (refused at compile), so its time and size grow only with its source and its values,
+    both capped: one render cannot run away, and is checked as a whole."""
     try:
-        for chunk in template.generate(context):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > MAX_RENDERED_CHARS:
-                raise RenderError(None, f"The message would exceed {MAX_RENDERED_CHARS:,} chars")
-            if time.perf_counter() > deadline:
-                raise RenderError(None, "Rendering the message took too long")
+        out = template.render(context)
     except TemplateRuntimeError as exc:  # the sandbox refusing, should the AST check miss
         raise RenderError(None, str(exc)) from exc
-    return "".join(chunks)
+    if len(out) > MAX_RENDERED_CHARS:
+        raise RenderError(None, f"The message would exceed {MAX_RENDERED_CHARS:,} chars")
+    if time.perf_counter() > deadline:
+        raise RenderError(None, "Rendering the message took too long")
+    return out

@@ -76,7 +76,7 @@ def header_safe(value: str) -> str:
 def _domain(value: str) -> str:
     """An ASCII domain name (IDN in punycode), lowercased, or ValueError."""
     try:
-        domain = value.encode("idna").decode("ascii").lower()
+        domain = (value if value.isascii() else value.encode("idna").decode("ascii")).lower()
     except UnicodeError:
         raise ValueError(f"Not a domain name: {value!r}") from None
     if not _DOMAIN.fullmatch(domain):
@@ -270,6 +270,32 @@ def quoted_printable(text: str) -> bytes:
     return encoded.replace(b"\n", b"\r\n")
 
 
+def eight_bit(text: str) -> bytes | None:
+    """UTF-8 as it is, with CRLF line ends, for servers that take 8BITMIME; None when a line
+    is too long for SMTP (998 bytes), so the part must be quoted-printable after all.
+
+    Encoding costs as much as rendering the message; most servers need none of it."""
+    data = text.encode().translate(None, _BODY_JUNK)
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    if len(data) > 998 and max(map(len, data.split(b"\n"))) > 998:
+        return None
+    return data.replace(b"\n", b"\r\n")
+
+
+def _part(subtype: str, text: str, allow_8bit: bool) -> bytes:
+    """A text part, its head and its body: 8bit where allowed and possible, else QP."""
+    body = eight_bit(text) if allow_8bit else None
+    encoding = "8bit" if body is not None else "quoted-printable"
+    head = (
+        f"Content-Type: text/{subtype}; charset=utf-8\r\n"
+        f"Content-Transfer-Encoding: {encoding}\r\n\r\n"
+    )
+    return head.encode("ascii") + (body if body is not None else quoted_printable(text))
+
+
 def _needs_mending(encoded: bytes) -> bool:
     """b2a_qp leaves "." and "From " at line starts (also after its own soft breaks), and an
     escaped trailing space can run its line to 78. Rare, so looked for rather than avoided."""
@@ -316,13 +342,6 @@ def _multipart(subtype: str, boundary: str) -> bytes:
     return f'Content-Type: multipart/{subtype};\r\n boundary="{boundary}"\r\n'.encode("ascii")
 
 
-def _text_part_head(subtype: str) -> bytes:
-    return (
-        f"Content-Type: text/{subtype}; charset=utf-8\r\n"
-        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-    ).encode("ascii")
-
-
 def _attachment_part(attachment: Attachment) -> bytes:
     content_type = header_safe(attachment.content_type).lower()
     if not _CONTENT_TYPE.fullmatch(content_type):
@@ -336,20 +355,20 @@ def _attachment_part(attachment: Attachment) -> bytes:
 
 
 def _skeleton(attachments: Sequence[Attachment]) -> tuple[bytes, bytes, bytes]:
-    """The MIME structure around the two bodies: what goes before the text, between the text
-    and the HTML, and after the HTML (with the attachments, encoded once here)."""
+    """The MIME structure around the two text parts: what goes before the first, between
+    them, and after the second (with the attachments, encoded once here)."""
     alternative, mixed = _boundary(), _boundary()
     head = [b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n", b"MIME-Version: 1.0\r\n"]
     if attachments:
         head += [_multipart("mixed", mixed), CRLF, f"--{mixed}\r\n".encode()]
     head += [_multipart("alternative", alternative), CRLF, f"--{alternative}\r\n".encode()]
-    middle = f"\r\n--{alternative}\r\n".encode() + _text_part_head("html")
+    middle = f"\r\n--{alternative}\r\n".encode()
     tail = [f"\r\n--{alternative}--\r\n".encode()]
     for attachment in attachments:
         tail += [f"\r\n--{mixed}\r\n".encode(), _attachment_part(attachment)]
     if attachments:
         tail.append(f"\r\n--{mixed}--\r\n".encode())
-    return b"".join(head) + _text_part_head("plain"), middle, b"".join(tail)
+    return b"".join(head), middle, b"".join(tail)
 
 
 # --- the message ----------------------------------------------------------------------------
@@ -392,8 +411,10 @@ class PreparedMessage:
         unsubscribe_url: str,
         unsubscribe_mailto: str,
         date: datetime | None = None,
+        allow_8bit: bool = False,
     ) -> bytes:
-        """The complete message for one recipient, as bytes ready for SMTP DATA."""
+        """The complete message for one recipient, as bytes ready for SMTP DATA. With
+        `allow_8bit` (the server announced 8BITMIME) the text parts go unencoded."""
         message = b"".join(
             [
                 b"Date: " + _date(date) + CRLF,
@@ -405,9 +426,9 @@ class PreparedMessage:
                 _list_unsubscribe(unsubscribe_url, unsubscribe_mailto),
                 self._list,
                 self._head,
-                quoted_printable(text),
+                _part("plain", text, allow_8bit),
                 self._middle,
-                quoted_printable(html_document(html)),
+                _part("html", html_document(html), allow_8bit),
                 self._tail,
             ]
         )

@@ -49,9 +49,7 @@ async def reserve(
     """Reserve up to `wanted` sends on `account` at `now`, and commit."""
     grace = timedelta(seconds=settings.send_grace_seconds)
     windows = _windows(account, settings)
-    if not windows:  # no limits here, but other identities on this login may have some
-        session.add(SmtpUsage(account=account.key, at=now, count=wanted))
-        await session.commit()
+    if not windows:  # no limits here: the sends are written with their results (in `used`)
         return Grant(wanted, datetime.max.replace(tzinfo=UTC), None)
     await _lock(session, account.key)
     allowed, retry_at = wanted, None
@@ -83,6 +81,13 @@ async def _frees_at(
     )
     first: datetime = oldest.scalar_one()
     return first + span
+
+
+def used(session: AsyncSession, account: str, count: int, now: datetime) -> None:
+    """Sends made without a reservation (an identity without limits) still count in the
+    windows of other identities that share the login; added to the caller's transaction."""
+    if count:
+        session.add(SmtpUsage(account=account, at=now, count=count))
 
 
 async def prune(session: AsyncSession, settings: Settings, now: datetime) -> None:

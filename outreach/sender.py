@@ -52,44 +52,94 @@ class SenderWorker:
         self.name = name or f"sender-{uuid.uuid4().hex[:8]}"
         self.composers: dict[int, tuple[datetime, Composer]] = {}
         self.pools: dict[str, Pool] = {}
+        self.lease_end = datetime.max.replace(tzinfo=UTC)
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
+        """Send until `stop` is set, resting `idle_seconds` whenever nothing is due."""
         pruned = datetime.min.replace(tzinfo=UTC)
         while not stop.is_set():
-            try:
-                if datetime.now(UTC) - pruned > PRUNE_EVERY:
+            if datetime.now(UTC) - pruned > PRUNE_EVERY:
+                try:
                     async with self.maker() as session:
                         await ratelimit.prune(session, self.settings, datetime.now(UTC))
                     pruned = datetime.now(UTC)
-                handled = await self.run_once()
-            except Exception:  # a database or server hiccup must not end the worker
-                log.exception("sender error")
-                handled = 0
-            if not handled:
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
-                except TimeoutError:
-                    pass
+                except Exception:
+                    log.exception("pruning the rate-limit ledger")
+            await self.drain(stop)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+            except TimeoutError:
+                pass
         await self.close()
+
+    async def drain(self, stop: asyncio.Event | None = None) -> int:
+        """Send batch after batch until nothing is due; answers how many rows it handled.
+
+        A batch's results are written while the next batch goes out: the database's share
+        of the work (in its own thread) overlaps the sending instead of stopping it. At
+        most one batch is unrecorded at a time, and only for as long as that write takes."""
+        handled = 0
+        recording: asyncio.Task[None] | None = None
+        try:
+            token, rows = await self._claim()
+            while rows and (stop is None or not stop.is_set()):
+                results = await self._send_batch(rows)
+                handled += len(rows)
+                if recording is not None:
+                    await recording  # one write at a time, in order
+                # Claim the next batch before writing this one's results, so the claim does
+                # not queue behind that write; the write then runs while the next batch
+                # goes out.
+                next_token, next_rows = await self._claim()
+                recording = asyncio.create_task(self._record(token, results))
+                token, rows = next_token, next_rows
+            if rows:  # stopped with a batch claimed but not sent: give it back
+                await self._record(token, [Result(r, "queued") for r in rows])
+        except Exception:  # a database hiccup must not end the worker
+            log.exception("sender error")
+        finally:
+            if recording is not None:
+                await recording
+        return handled
+
+    async def run_once(self) -> int:
+        """Claim one batch, send it and record it; answers how many rows it handled."""
+        token, rows = await self._claim()
+        if rows:
+            await self._record(token, await self._send_batch(rows))
+        return len(rows)
 
     async def close(self) -> None:
         for pool in self.pools.values():
             await pool.close()
         self.pools.clear()
 
-    async def run_once(self) -> int:
-        """Claim one batch and send it; answers how many rows it handled."""
+    async def _claim(self) -> tuple[str, list[Outgoing]]:
         async with self.maker() as session:
             await expire_leases(session)
             token = f"{self.name}:{uuid.uuid4().hex[:12]}"
-            rows = await claim(session, self.settings, token)
-            if not rows:
-                return 0
-            results: list[Result] = []
+            # No send starts later than this: a slow server must not let the lease run out
+            # under rows still waiting their turn (they would turn unknown, never sent).
+            lease = self.settings.send_lease_seconds
+            self.lease_end = datetime.now(UTC) + timedelta(seconds=lease - min(30, lease / 4))
+            return token, await claim(session, self.settings, token)
+
+    async def _send_batch(self, rows: list[Outgoing]) -> list[Result]:
+        results: list[Result] = []
+        async with self.maker() as session:
             for campaign_id, group in _by_campaign(rows).items():
-                results += await self._send_campaign(session, campaign_id, group)
-            await record(session, self.settings, token, results)
-            return len(rows)
+                try:
+                    results += await self._send_campaign(session, campaign_id, group)
+                except Exception:  # rows without a result turn unknown when the lease ends
+                    log.exception("sending campaign %s", campaign_id)
+        return results
+
+    async def _record(self, token: str, results: list[Result]) -> None:
+        try:
+            async with self.maker() as session:
+                await record(session, self.settings, token, results)
+        except Exception:  # the lease runs out and the rows say unknown: nothing is lost
+            log.exception("recording a batch's results")
 
     async def _composer(self, session: AsyncSession, campaign: Campaign) -> Composer:
         cached = self.composers.get(campaign.id or 0)
@@ -118,14 +168,16 @@ class SenderWorker:
         grant = await ratelimit.reserve(session, self.settings, composer.account, len(rows), now)
         allowed, held = rows[: grant.count], rows[grant.count :]
         results += [Result(r, "queued", not_before=grant.retry_at) for r in held]
-        results += await self._send(composer, allowed, grant.until)
+        results += await self._send(composer, allowed, min(grant.until, self.lease_end))
         return results
 
     async def _send(
         self, composer: Composer, rows: list[Outgoing], until: datetime
     ) -> list[Result]:
         s = self.settings
-        pool = self.pools.setdefault(composer.account.key, Pool(composer.account, timeout=30.0))
+        account = composer.account
+        pool = self.pools.setdefault(account.key, Pool(account, timeout=30.0))
+        unreserved = "" if account.per_minute or account.per_day else account.key
         queue = list(reversed(rows))
         results: list[Result] = []
         halted: list[Result] = []  # the first failure that says the account is at fault
@@ -137,18 +189,23 @@ class SenderWorker:
                     later = datetime.now(UTC) + timedelta(seconds=s.send_retry_seconds)
                     results.append(Result(row, "queued", not_before=later))
                     continue
+                eight_bit = pool.eight_bit
                 try:
-                    data = composer.build(row)
+                    data = composer.build(row, allow_8bit=eight_bit)
                 except Exception as exc:  # noqa: BLE001 (this row cannot be made; others can)
                     results.append(Result(row, "failed", f"The message cannot be made: {exc}"))
                     continue
                 try:
-                    result = await send_one(pool, composer.from_address, row, data, until=until)
+                    result = await send_one(
+                        pool, composer.from_address, row, data, until=until, eight_bit=eight_bit
+                    )
                 except Exception as exc:  # noqa: BLE001 (unforeseen: it may have gone out)
                     log.exception("sending delivery %s", row.id)
                     result = Result(row, "unknown", f"Unexpected error while sending: {exc}")
                 if result.systemic and not halted:
                     halted.append(result)
+                if result.status in ("sent", "unknown"):
+                    result.unreserved = unreserved
                 results.append(result)
 
         lanes = min(s.send_concurrency, len(rows)) or 1
@@ -266,50 +323,71 @@ async def record(
     if not results:
         return
     now = datetime.now(UTC)
-    params = []
-    for r in results:
-        p = {"rid": r.row.id, "tok": token, "st": r.status, "err": r.error, "sent": None,
-             "next": now, "att": r.row.attempts}  # fmt: skip
-        if r.status == "sent":
-            p["sent"] = now
-        elif r.status == "deferred" and r.row.attempts >= settings.send_max_attempts:
-            p["st"] = "failed"
-            p["err"] = f"Gave up after {r.row.attempts} attempts. Last: {r.error}"[:1000]
-        elif r.status == "deferred":
-            p["next"] = now + _backoff(settings, r.row.attempts)
-        elif r.status == "queued":  # released unsent: this was not an attempt
-            p["att"] -= 1
-            p["next"] = r.not_before or now
-        params.append(p)
-    table = Delivery.__table__  # Core: one executemany, not the ORM's bulk update
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("rid"), table.c.worker == bindparam("tok"))
-        # Literal values: executemany cannot expand an IN list.
-        .where(or_(table.c.status == literal("sending"), table.c.status == literal("unknown")))
-        .values(
-            status=bindparam("st"),
-            last_error=bindparam("err"),
-            sent_at=bindparam("sent"),
-            next_attempt_at=bindparam("next"),
-            attempts=bindparam("att"),
-            lease_until=None,
-        )  # fmt: skip
-    )
+    sent = [r.row.id for r in results if r.status == "sent"]
+    others = [r for r in results if r.status != "sent"]
+    table = Delivery.__table__  # Core statements, not the ORM's per-row bulk update
+    mine = (table.c.worker == token) & table.c.status.in_(("sending", "unknown"))
     connection = await session.connection()
-    await connection.execute(stmt, params)
+    for part in range(0, len(sent), 500):  # most of a batch, in one statement
+        await connection.execute(
+            update(table)
+            .where(table.c.id.in_(sent[part : part + 500]), mine)
+            .values(status="sent", sent_at=now, last_error="", lease_until=None)
+        )
+    if others:
+        await connection.execute(
+            _update_one(table, token), [_params(settings, r, now) for r in others]
+        )
     await _past_deadline(session, now)
     await _count_failures(session, settings, results)
     sent = [r.row.id for r in results if r.status == "sent" and not r.row.is_test]
     if sent:
         await record_timeline(session, sent)
+    for account in {r.unreserved for r in results} - {""}:
+        ratelimit.used(session, account, sum(r.unreserved == account for r in results), now)
+    await _finish(session, {r.row.campaign_id for r in results})
     await session.commit()
-    await finish_done(session, {r.row.campaign_id for r in results})
+
+
+def _update_one(table: Any, token: str) -> Any:
+    return (
+        update(table)
+        .where(table.c.id == bindparam("rid"), table.c.worker == literal(token))
+        # Literal values: executemany cannot expand an IN list.
+        .where(or_(table.c.status == literal("sending"), table.c.status == literal("unknown")))
+        .values(
+            status=bindparam("st"),
+            last_error=bindparam("err"),
+            next_attempt_at=bindparam("next"),
+            attempts=bindparam("att"),
+            lease_until=None,
+        )  # fmt: skip
+    )
+
+
+def _params(settings: Settings, r: Result, now: datetime) -> dict[str, Any]:
+    """What a result that is not a success writes on its row."""
+    p = {"rid": r.row.id, "st": r.status, "err": r.error, "next": now, "att": r.row.attempts}
+    if r.status == "deferred" and r.row.attempts >= settings.send_max_attempts:
+        p["st"] = "failed"
+        p["err"] = f"Gave up after {r.row.attempts} attempts. Last: {r.error}"[:1000]
+    elif r.status == "deferred":
+        p["next"] = now + _backoff(settings, r.row.attempts)
+    elif r.status == "queued":  # released unsent: this was not an attempt
+        p["att"] -= 1
+        p["next"] = r.not_before or now
+    return p
 
 
 async def _past_deadline(session: AsyncSession, now: datetime) -> None:
     """A retry that would fall after the deadline is not made."""
-    late = select(Campaign.id).where(Campaign.deadline_at.is_not(None), Campaign.deadline_at <= now)
+    late = select(Campaign.id).where(
+        Campaign.deadline_at.is_not(None),
+        Campaign.deadline_at <= now,
+        Campaign.status.in_(("sending", "paused", "scheduled")),
+    )
+    if (await session.execute(late.limit(1))).first() is None:  # the usual case: cheap
+        return
     await session.execute(
         update(Delivery)
         .where(Delivery.status.in_(("queued", "deferred")), Delivery.campaign_id.in_(late))
@@ -429,6 +507,11 @@ async def _partner_contacts(session: AsyncSession, rows: list[Any]) -> list[tupl
 
 async def finish_done(session: AsyncSession, campaign_ids: set[int]) -> None:
     """A sending campaign with nothing left to send is finished."""
+    await _finish(session, campaign_ids)
+    await session.commit()
+
+
+async def _finish(session: AsyncSession, campaign_ids: set[int]) -> None:
     open_rows = select(Delivery.id).where(
         Delivery.campaign_id == Campaign.id,
         Delivery.is_test.is_(False),
@@ -442,4 +525,3 @@ async def finish_done(session: AsyncSession, campaign_ids: set[int]) -> None:
         .values(status="finished", finished_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    await session.commit()

@@ -31,6 +31,8 @@ class Result:
     systemic: bool = False
     # For a row released unsent: when it may be tried again.
     not_before: datetime | None = None
+    # The SMTP account a send without a reservation went through (to count it afterwards).
+    unreserved: str = ""
 
 
 @dataclass
@@ -40,6 +42,8 @@ class Pool:
     account: SmtpAccount
     timeout: float
     idle: list[aiosmtplib.SMTP] = field(default_factory=list)
+    # Whether the server takes 8-bit bodies (8BITMIME), once a connection has said so.
+    eight_bit: bool = False
 
     async def take(self) -> aiosmtplib.SMTP:
         while self.idle:
@@ -52,8 +56,14 @@ class Pool:
             start_tls=True if a.tls == "starttls" else False, timeout=self.timeout,
         )  # fmt: skip
         await smtp.connect()
+        if smtp.is_ehlo_or_helo_needed:  # MAIL and RCPT are sent as raw commands below
+            try:
+                await smtp.ehlo()
+            except aiosmtplib.SMTPHeloError:
+                await smtp.helo()
         if a.username:
             await smtp.login(a.username, a.password)
+        self.eight_bit = smtp.supports_extension("8bitmime")
         return smtp
 
     def give_back(self, smtp: aiosmtplib.SMTP) -> None:
@@ -83,10 +93,17 @@ def _reply(exc: aiosmtplib.SMTPResponseException) -> str:
 
 
 async def send_one(
-    pool: Pool, sender: str, row: Outgoing, data: bytes, *, until: datetime | None = None
+    pool: Pool,
+    sender: str,
+    row: Outgoing,
+    data: bytes,
+    *,
+    until: datetime | None = None,
+    eight_bit: bool = False,
 ) -> Result:
     """One message over one connection. `until`: the rate-limit reservation's end; a send
-    that could only start after it is not made (the row goes back, unattempted)."""
+    that could only start after it is not made (the row goes back, unattempted).
+    `eight_bit`: the message was built with 8-bit bodies, for a server that takes them."""
     try:
         smtp = await pool.take()
     except aiosmtplib.SMTPResponseException as exc:  # refused at login
@@ -96,11 +113,22 @@ async def send_one(
     if until is not None and datetime.now(UTC) > until:
         pool.give_back(smtp)
         return Result(row, "queued")
+    if eight_bit and not smtp.supports_extension("8bitmime"):  # another server behind it
+        pool.give_back(smtp)
+        return Result(row, "queued")  # built again, encoded, on the next round
     stage = "mail"
     try:
-        await smtp.mail(sender)
+        # Raw MAIL and RCPT: both addresses were checked (ASCII, one mailbox) when the
+        # message was built, and aiosmtplib's own re-parsing of them costs as much as
+        # rendering the message.
+        body = b" BODY=8BITMIME" if eight_bit else b""
+        reply = await smtp.execute_command(b"MAIL", b"FROM:<%s>%s" % (sender.encode(), body))
+        if reply.code != 250:
+            raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, sender)
         stage = "rcpt"
-        await smtp.rcpt(row.address)
+        reply = await smtp.execute_command(b"RCPT", b"TO:<%s>" % row.address.encode("ascii"))
+        if reply.code not in (250, 251):
+            raise aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, row.address)
         stage = "data"
         await smtp.data(data)
     except aiosmtplib.SMTPResponseException as exc:
