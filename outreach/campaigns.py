@@ -111,25 +111,23 @@ async def _check_references(session: AsyncSession, actor: Actor, data: CampaignI
         )
         if not (own or joint):
             raise InvalidInput({"sender_id": "Choose one of your organisation's senders."})
-    if data.audience.contacts:
-        found = await session.execute(
-            select(func.count()).where(
-                Contact.id.in_(data.audience.contacts), Contact.org_id == actor.org_id
-            )
-        )
-        if found.scalar_one() != len(set(data.audience.contacts)):
-            raise InvalidInput({"audience.contacts": "Some of those contacts do not exist."})
-    if data.audience.outlets:
-        found = await session.execute(
-            select(func.count()).where(
-                Outlet.id.in_(data.audience.outlets), Outlet.org_id == actor.org_id
-            )
-        )
-        if found.scalar_one() != len(set(data.audience.outlets)):
-            raise InvalidInput({"audience.outlets": "Some of those outlets do not exist."})
+    for model, ids, name in (
+        (Contact, data.audience.contacts, "contacts"),
+        (Outlet, data.audience.outlets, "outlets"),
+    ):
+        if ids and not await _all_own(session, model, ids, actor.org_id):
+            raise InvalidInput({f"audience.{name}": f"Some of those {name} do not exist."})
     usable = await usable_lists(session, actor.org_id, data.coalition_id, data.audience.lists)
     if len(usable) != len(set(data.audience.lists)):
         raise InvalidInput({"audience.lists": "Some of those lists do not exist."})
+
+
+async def _all_own(session: AsyncSession, model: Any, ids: list[int], org_id: int) -> bool:
+    """Every one of `ids` is a row of `model` held by the organisation."""
+    found = await session.execute(
+        select(func.count()).where(model.id.in_(ids), model.org_id == org_id)
+    )
+    return int(found.scalar_one()) == len(set(ids))
 
 
 async def usable_lists(

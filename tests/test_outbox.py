@@ -601,16 +601,7 @@ async def test_resolving_foreign_ids_touches_nothing_of_another_organisation(
     theirs = await create_contact(
         session, world.outsider, ContactIn(given_name="Ilir", emails=["ilir@kanal10.net"])
     )
-    other = await create_campaign(
-        session,
-        world.outsider,
-        CampaignIn(
-            name="Theirs",
-            variants={"sq": VariantIn(subject="s", body="b")},
-            audience=AudienceIn(contacts=[theirs.id]),
-        ),
-    )
-    await outbox.launch(session, world.outsider, sending, other.id)
+    other = await _their_campaign(session, world, sending, theirs.id)
     await _drain(maker, sending)
     their_row = next(iter((await _deliveries(session, other.id)).values()))
     n = await outbox.resolve_unknown(session, world.editor, mine.id, [their_row.id], "sent")
@@ -628,16 +619,24 @@ async def test_erasure_leaves_other_organisations_mail_to_the_address_alone(
     theirs = await create_contact(
         session, world.outsider, ContactIn(given_name="Arta", emails=["arta@koha.net"])
     )
-    other = await create_campaign(
+    other = await _their_campaign(session, world, sending, theirs.id)
+    await erase_contact(session, world.editor, sending, ours[0])
+    their_row = next(iter((await _deliveries(session, other.id)).values()))
+    assert their_row.address == "arta@koha.net" and their_row.status == "queued"
+
+
+async def _their_campaign(
+    session: AsyncSession, world: World, sending: Settings, contact_id: int
+) -> Campaign:
+    """The other organisation launches a campaign to one of its own contacts."""
+    campaign = await create_campaign(
         session,
         world.outsider,
         CampaignIn(
             name="Theirs",
             variants={"sq": VariantIn(subject="s", body="b")},
-            audience=AudienceIn(contacts=[theirs.id]),
+            audience=AudienceIn(contacts=[contact_id]),
         ),
     )
-    await outbox.launch(session, world.outsider, sending, other.id)
-    await erase_contact(session, world.editor, sending, ours[0])
-    their_row = next(iter((await _deliveries(session, other.id)).values()))
-    assert their_row.address == "arta@koha.net" and their_row.status == "queued"
+    await outbox.launch(session, world.outsider, sending, campaign.id)
+    return campaign

@@ -134,6 +134,15 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         raise failures[0]
 
 
+async def log_in(page: Page, server: LiveServer) -> None:
+    """Through the login form, as the seeded editor."""
+    await page.goto("/login")
+    await page.get_by_label("Email").fill(server.email)
+    await page.get_by_label("Password").fill(server.password)
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Log in").click()
+
+
 @dataclass
 class BrowserPage:
     page: Page

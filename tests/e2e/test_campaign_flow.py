@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.async_api import expect
 
-from tests.e2e.conftest import BrowserPage, LiveServer
+from tests.e2e.conftest import BrowserPage, LiveServer, log_in
 
 pytestmark = pytest.mark.e2e
 
@@ -25,11 +25,7 @@ async def test_write_preview_launch_and_read_in_the_mailbox(
     live_server: LiveServer, browser_page: BrowserPage
 ) -> None:
     page = browser_page.page
-    await page.goto("/login")
-    await page.get_by_label("Email").fill(live_server.email)
-    await page.get_by_label("Password").fill(live_server.password)
-    async with page.expect_navigation():
-        await page.get_by_role("button", name="Log in").click()
+    await log_in(page, live_server)
 
     # Write.
     await page.get_by_role("navigation", name="Main").get_by_role("link", name="Campaigns").click()
