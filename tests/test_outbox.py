@@ -164,10 +164,7 @@ async def test_each_journalist_gets_a_personal_message_in_their_language(
 async def test_the_privacy_notice_comes_only_with_the_first_message(
     session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
 ) -> None:
-    ids = await _people(session, world.editor, [("Arbën", "arben@koha.net", "sq")])
-    first = await _campaign(session, world.editor, ids)
-    await outbox.launch(session, world.editor, sending, first.id)
-    await _drain(maker, sending)
+    ids, first = await _sent(session, maker, world, sending, [("Arbën", "arben@koha.net", "sq")])
     second = await _campaign(session, world.editor, ids)
     await outbox.launch(session, world.editor, sending, second.id)
     await _drain(maker, sending)
@@ -217,10 +214,7 @@ async def test_a_permanent_refusal_fails_that_recipient_only_and_is_not_retried(
 async def test_connection_lost_after_data_leaves_row_unknown_and_resend_keeps_message_id(
     session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
 ) -> None:
-    ids = await _people(session, world.editor, [("Drin", "drop@koha.net", "sq")])
-    campaign = await _campaign(session, world.editor, ids)
-    await outbox.launch(session, world.editor, sending, campaign.id)
-    await _drain(maker, sending)
+    ids, campaign = await _sent(session, maker, world, sending, [("Drin", "drop@koha.net", "sq")])
     row = (await _deliveries(session, campaign.id))["drop@koha.net"]
     assert row.status == "unknown"
     first = smtp.sink.to("drop@koha.net")
@@ -521,10 +515,7 @@ async def test_a_contacts_campaign_mail_joins_their_export_and_erasure(
     from crm.models import CaughtMessage
     from crm.privacy import erase_contact, export_contact_data
 
-    ids = await _people(session, world.editor, [("Arbën", "arben@koha.net", "sq")])
-    campaign = await _campaign(session, world.editor, ids)
-    await outbox.launch(session, world.editor, sending, campaign.id)
-    await _drain(maker, sending)
+    ids, campaign = await _sent(session, maker, world, sending, [("Arbën", "arben@koha.net", "sq")])
     row = (await _deliveries(session, campaign.id))["arben@koha.net"]
     session.add(CaughtMessage(org_id=world.editor.org_id, message_id=row.message_id, raw=b"x"))
     await session.commit()
@@ -594,10 +585,7 @@ async def test_another_organisations_contacts_cannot_be_put_in_an_audience(
 async def test_resolving_foreign_ids_touches_nothing_of_another_organisation(
     session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
 ) -> None:
-    ids = await _people(session, world.editor, [("Arta", "arta@koha.net", "sq")])
-    mine = await _campaign(session, world.editor, ids)
-    await outbox.launch(session, world.editor, sending, mine.id)
-    await _drain(maker, sending)
+    ids, mine = await _sent(session, maker, world, sending, [("Arta", "arta@koha.net", "sq")])
     theirs = await create_contact(
         session, world.outsider, ContactIn(given_name="Ilir", emails=["ilir@kanal10.net"])
     )
@@ -640,3 +628,18 @@ async def _their_campaign(
     )
     await outbox.launch(session, world.outsider, sending, campaign.id)
     return campaign
+
+
+async def _sent(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    people: list[tuple[str, str, str]],
+) -> tuple[list[int], Campaign]:
+    """The editor's contacts, a campaign to them, launched and sent to the end."""
+    ids = await _people(session, world.editor, people)
+    campaign = await _campaign(session, world.editor, ids)
+    await outbox.launch(session, world.editor, sending, campaign.id)
+    await _drain(maker, sending)
+    return ids, campaign
