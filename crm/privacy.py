@@ -8,7 +8,6 @@ an erased or unsubscribed journalist is never silently re-added, yet the address
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import secrets
@@ -61,15 +60,19 @@ _SAFE_AUDIT_KEYS = ("fields", "kind")  # names of things, never a person's data
 
 def address_hash(settings: Settings, email: str) -> str:
     """The HMAC-SHA256 (hex) of the normalised address: comparable, but not readable."""
-    message = normalise_email(email).encode()
-    return hmac.new(settings.suppression_hmac_key, message, hashlib.sha256).hexdigest()
+    return _keyed_hash(settings.suppression_hmac_key, normalise_email(email))
+
+
+def _keyed_hash(key: bytes, normalised: str) -> str:
+    return hmac.digest(key, normalised.encode(), "sha256").hex()
 
 
 async def suppressed(
     session: AsyncSession, settings: Settings, org_id: int, emails: Iterable[str]
 ) -> dict[str, str]:
     """Normalised address → reason, for those of `emails` this organisation must not mail."""
-    by_hash = {address_hash(settings, e): normalise_email(e) for e in emails}
+    key = settings.suppression_hmac_key
+    by_hash = {_keyed_hash(key, norm): norm for norm in map(normalise_email, emails)}
     found: dict[str, str] = {}
     hashes = list(by_hash)
     for start in range(0, len(hashes), 1000):  # bounded IN lists on both databases

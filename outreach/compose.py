@@ -7,6 +7,7 @@ variant and a fill of the skeleton.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import html
 from dataclasses import dataclass
@@ -89,6 +90,7 @@ class Composer:
             dkim=dkim,
         )
         self.data_url = request_url(settings, org.id or 0)
+        self._base_html = html.escape(settings.base_url)
         self.secret = reply_secret(settings)
 
     def build(self, row: Outgoing, *, allow_8bit: bool = False) -> bytes:
@@ -118,19 +120,26 @@ class Composer:
     def _with_footer(
         self, rendered: merge.Rendered, row: Outgoing, unsubscribe: str
     ) -> tuple[str, str]:
-        leave, data = wording.footer_labels(row.language)
+        leave, data, text_end, html_end = self._footer(row.language)
         notice = row.privacy_notice
         text = f"{rendered.text.rstrip()}\n\n-- \n"
         text += f"{notice}\n" if notice else ""
-        text += f"{leave}: {unsubscribe}\n{data}: {self.data_url}\n"
-        esc = html.escape
+        text += f"{leave}: {unsubscribe}\n{text_end}"
         footer = '<hr><p style="font-size:13px;color:#555555">'
-        footer += f"{esc(notice)}<br>" if notice else ""
-        footer += (
-            f'<a href="{esc(unsubscribe)}">{esc(leave)}</a> · '
-            f'<a href="{esc(self.data_url)}">{esc(data)}</a></p>'
-        )
+        footer += f"{html.escape(notice)}<br>" if notice else ""
+        # The token is base32 and the base URL was escaped once: nothing here to escape.
+        footer += f'<a href="{self._base_html}/u/{unsubscribe.rpartition("/")[2]}">{html_end}'
         return text, rendered.html + footer
+
+    @functools.lru_cache(maxsize=16)  # noqa: B019 (one composer per campaign, a few languages)
+    def _footer(self, language: str) -> tuple[str, str, str, str]:
+        """What the footer says in a language: (unsubscribe, your data, the text part's last
+        line, the HTML part's end after the unsubscribe link's address)."""
+        leave, data = wording.footer_labels(language)
+        esc = html.escape
+        text_end = f"{data}: {self.data_url}\n"
+        html_end = f'">{esc(leave)}</a> · <a href="{esc(self.data_url)}">{esc(data)}</a></p>'
+        return leave, data, text_end, html_end
 
 
 async def load_composer(session: AsyncSession, settings: Settings, campaign: Campaign) -> Composer:
