@@ -217,6 +217,7 @@ async def _run_app(url: str, settings: object, campaign_id: int) -> float:
     engine = make_engine(url)
     maker = make_sessionmaker(engine)
     worker = SenderWorker(maker, settings)  # type: ignore[arg-type]
+    await worker.start()  # as `beatbook worker` does at boot, long before a campaign
     started = time.perf_counter()
     await worker.drain()  # what `beatbook worker` does while there is work
     elapsed = time.perf_counter() - started
@@ -280,7 +281,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--connections", type=int, default=4)
-    parser.add_argument("--batch", type=int, default=500, help="BEATBOOK_SEND_BATCH")
+    parser.add_argument("--batch", type=int, help="BEATBOOK_SEND_BATCH (default: the app's)")
     args = parser.parse_args()
 
     from crm.settings import Settings
@@ -301,7 +302,7 @@ def main() -> int:
         database_url=url, secret_key="bench-secret", suppression_key="bench-suppression",
         smtp_host="127.0.0.1", smtp_port=port, smtp_tls="none",
         mail_from="Qendra <press@qendra.org>", send_concurrency=args.connections,
-        send_batch=args.batch,
+        **({"send_batch": args.batch} if args.batch else {}),
     )  # fmt: skip
     try:
         launch_s, campaign_id = asyncio.run(_setup(url, args.recipients, settings))

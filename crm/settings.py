@@ -52,7 +52,10 @@ class Settings(BaseSettings):
     # The sender worker: SMTP connections per account, rows claimed at a time, how long a
     # claim lasts, retries, and how many failures in a row pause a campaign.
     send_concurrency: int = 4
-    send_batch: int = 200
+    send_batch: int = 500
+    # Processes that build big batches' messages ahead of the connections (0: the sender
+    # builds them itself; unset: one per core but one, at most two).
+    send_build_processes: int | None = None
     send_lease_seconds: int = 120
     send_retry_seconds: float = 60.0
     send_max_attempts: int = 12
@@ -65,7 +68,7 @@ class Settings(BaseSettings):
     # Attachments of one campaign, in bytes all together.
     attachment_max_bytes: int = 10 * 1024 * 1024
 
-    @field_validator("smtp_per_minute", "smtp_per_day", mode="before")
+    @field_validator("smtp_per_minute", "smtp_per_day", "send_build_processes", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

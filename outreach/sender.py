@@ -16,7 +16,8 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,7 +29,8 @@ from crm.models import Campaign, CoalitionMember, Contact, ContactEmail, Deliver
 from crm.privacy import suppressed
 from crm.search import normalise_email
 from crm.settings import Settings
-from outreach import ratelimit
+from outreach import buildpool, ratelimit
+from outreach.buildpool import BuildPool, Built
 from outreach.compose import Composer, Outgoing, load_composer
 from outreach.smtp import Pool, Result, send_one
 
@@ -43,6 +45,16 @@ _OUTGOING = (
 PRUNE_EVERY = timedelta(minutes=10)
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Rows claimed together under one lease."""
+
+    token: str
+    rows: list[Outgoing]
+    # No send of these rows starts after this.
+    lease_end: datetime
+
+
 class SenderWorker:
     def __init__(
         self, maker: async_sessionmaker[AsyncSession], settings: Settings, name: str = ""
@@ -52,10 +64,18 @@ class SenderWorker:
         self.name = name or f"sender-{uuid.uuid4().hex[:8]}"
         self.composers: dict[int, tuple[datetime, Composer]] = {}
         self.pools: dict[str, Pool] = {}
-        self.lease_end = datetime.max.replace(tzinfo=UTC)
+        processes = settings.send_build_processes
+        self.builders = BuildPool(
+            settings, buildpool.default_processes() if processes is None else processes
+        )
+
+    async def start(self) -> None:
+        """What a worker does at boot: start the build processes."""
+        await self.builders.start()
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
         """Send until `stop` is set, resting `idle_seconds` whenever nothing is due."""
+        await self.start()
         pruned = datetime.min.replace(tzinfo=UTC)
         while not stop.is_set():
             if datetime.now(UTC) - pruned > PRUNE_EVERY:
@@ -81,20 +101,20 @@ class SenderWorker:
         handled = 0
         recording: asyncio.Task[None] | None = None
         try:
-            token, rows = await self._claim()
-            while rows and (stop is None or not stop.is_set()):
-                results = await self._send_batch(rows)
-                handled += len(rows)
+            batch = await self._claim()
+            while batch.rows and (stop is None or not stop.is_set()):
+                results = await self._send_batch(batch)
+                handled += len(batch.rows)
                 if recording is not None:
                     await recording  # one write at a time, in order
                 # Claim the next batch before writing this one's results, so the claim does
                 # not queue behind that write; the write then runs while the next batch
                 # goes out.
-                next_token, next_rows = await self._claim()
-                recording = asyncio.create_task(self._record(token, results))
-                token, rows = next_token, next_rows
-            if rows:  # stopped with a batch claimed but not sent: give it back
-                await self._record(token, [Result(r, "queued") for r in rows])
+                following = await self._claim()
+                recording = asyncio.create_task(self._record(batch.token, results))
+                batch = following
+            if batch.rows:  # stopped with a batch claimed but not sent: give it back
+                await self._record(batch.token, [Result(r, "queued") for r in batch.rows])
         except Exception:  # a database hiccup must not end the worker
             log.exception("sender error")
         finally:
@@ -104,32 +124,35 @@ class SenderWorker:
 
     async def run_once(self) -> int:
         """Claim one batch, send it and record it; answers how many rows it handled."""
-        token, rows = await self._claim()
-        if rows:
-            await self._record(token, await self._send_batch(rows))
-        return len(rows)
+        batch = await self._claim()
+        if batch.rows:
+            await self._record(batch.token, await self._send_batch(batch))
+        return len(batch.rows)
 
     async def close(self) -> None:
+        self.builders.close()
         for pool in self.pools.values():
             await pool.close()
         self.pools.clear()
 
-    async def _claim(self) -> tuple[str, list[Outgoing]]:
+    async def _claim(self) -> Batch:
         async with self.maker() as session:
             await expire_leases(session)
             token = f"{self.name}:{uuid.uuid4().hex[:12]}"
             # No send starts later than this: a slow server must not let the lease run out
             # under rows still waiting their turn (they would turn unknown, never sent).
             lease = self.settings.send_lease_seconds
-            self.lease_end = datetime.now(UTC) + timedelta(seconds=lease - min(30, lease / 4))
-            return token, await claim(session, self.settings, token)
+            lease_end = datetime.now(UTC) + timedelta(seconds=lease - min(30, lease / 4))
+            return Batch(token, await claim(session, self.settings, token), lease_end)
 
-    async def _send_batch(self, rows: list[Outgoing]) -> list[Result]:
+    async def _send_batch(self, batch: Batch) -> list[Result]:
         results: list[Result] = []
         async with self.maker() as session:
-            for campaign_id, group in _by_campaign(rows).items():
+            for campaign_id, group in _by_campaign(batch.rows).items():
                 try:
-                    results += await self._send_campaign(session, campaign_id, group)
+                    results += await self._send_campaign(
+                        session, campaign_id, group, batch.lease_end
+                    )
                 except Exception:  # rows without a result turn unknown when the lease ends
                     log.exception("sending campaign %s", campaign_id)
         return results
@@ -150,25 +173,30 @@ class SenderWorker:
         return cached[1]
 
     async def _send_campaign(
-        self, session: AsyncSession, campaign_id: int, rows: list[Outgoing]
+        self, session: AsyncSession, campaign_id: int, rows: list[Outgoing], lease_end: datetime
     ) -> list[Result]:
         campaign = await session.get(Campaign, campaign_id, populate_existing=True)
         assert campaign is not None
         now = datetime.now(UTC)
         if campaign.deadline_at and campaign.deadline_at <= now:
             return [Result(r, "failed" if r.is_test else "cancelled", DEADLINE) for r in rows]
+        stopped: list[Result] = []
+        if campaign.status != "sending":  # paused or cancelled since the claim; tests still go
+            stopped = [_stopped(r, campaign.status) for r in rows if not r.is_test]
+            rows = [r for r in rows if r.is_test]
         try:
             composer = await self._composer(session, campaign)
         except Exception as exc:  # a broken sender or template: nothing can go out
             log.exception("campaign %s cannot be sent", campaign_id)
             await _pause(session, campaign_id, f"Cannot send: {exc}")
             later = now + timedelta(seconds=self.settings.send_retry_seconds)
-            return [Result(r, "queued", not_before=later) for r in rows]
+            return stopped + [Result(r, "queued", not_before=later) for r in rows]
         results, rows = await screen(session, self.settings, campaign, rows)
+        results += stopped
         grant = await ratelimit.reserve(session, self.settings, composer.account, len(rows), now)
         allowed, held = rows[: grant.count], rows[grant.count :]
         results += [Result(r, "queued", not_before=grant.retry_at) for r in held]
-        results += await self._send(composer, allowed, min(grant.until, self.lease_end))
+        results += await self._send(composer, allowed, min(grant.until, lease_end))
         return results
 
     async def _send(
@@ -178,22 +206,21 @@ class SenderWorker:
         account = composer.account
         pool = self.pools.setdefault(account.key, Pool(account, timeout=30.0))
         unreserved = "" if account.per_minute or account.per_day else account.key
-        queue = list(reversed(rows))
+        queue = list(reversed(list(enumerate(rows))))
         results: list[Result] = []
         halted: list[Result] = []  # the first failure that says the account is at fault
+        message = self._builder(composer, rows, pool)
 
         async def lane() -> None:
             while queue:
-                row = queue.pop()
+                i, row = queue.pop()
                 if halted:  # no point trying the rest now
                     later = datetime.now(UTC) + timedelta(seconds=s.send_retry_seconds)
                     results.append(Result(row, "queued", not_before=later))
                     continue
-                eight_bit = pool.eight_bit
-                try:
-                    data = composer.build(row, allow_8bit=eight_bit)
-                except Exception as exc:  # noqa: BLE001 (this row cannot be made; others can)
-                    results.append(Result(row, "failed", f"The message cannot be made: {exc}"))
+                data, eight_bit = await message(i, row)
+                if isinstance(data, str):  # this row cannot be made; others can
+                    results.append(Result(row, "failed", data))
                     continue
                 try:
                     result = await send_one(
@@ -211,6 +238,25 @@ class SenderWorker:
         lanes = min(s.send_concurrency, len(rows)) or 1
         await asyncio.gather(*(lane() for _ in range(lanes)))
         return results
+
+    def _builder(
+        self, composer: Composer, rows: list[Outgoing], pool: Pool
+    ) -> Callable[[int, Outgoing], Awaitable[tuple[Built, bool]]]:
+        """How the i-th row's message is had: (the message or why it cannot be made, whether
+        its bodies are 8-bit). Big batches are built ahead in the build processes."""
+        campaign = composer.campaign
+        ahead = self.builders.build(campaign.id or 0, campaign.updated_at, rows, pool.eight_bit)
+
+        async def message(i: int, row: Outgoing) -> tuple[Built, bool]:
+            if ahead is not None and (built := await ahead.message(i)) is not None:
+                return built, ahead.allow_8bit
+            eight_bit = pool.eight_bit
+            try:
+                return composer.build(row, allow_8bit=eight_bit), eight_bit
+            except Exception as exc:  # noqa: BLE001 (this row cannot be made; others can)
+                return f"The message cannot be made: {exc}", eight_bit
+
+        return message
 
 
 async def screen(
@@ -260,6 +306,13 @@ async def _pause(session: AsyncSession, campaign_id: int, reason: str) -> None:
     await session.commit()
 
 
+def _stopped(row: Outgoing, status: str) -> Result:
+    """A claimed row whose campaign stopped sending before it went out."""
+    if status == "cancelled":
+        return Result(row, "cancelled", "Campaign cancelled.")
+    return Result(row, "queued")  # paused (or rescheduled): goes out when it runs again
+
+
 def _by_campaign(rows: Iterable[Outgoing]) -> dict[int, list[Outgoing]]:
     groups: dict[int, list[Outgoing]] = {}
     for r in rows:
@@ -299,14 +352,16 @@ async def claim(session: AsyncSession, settings: Settings, token: str) -> list[O
     if session.bind.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     lease = now + timedelta(seconds=settings.send_lease_seconds)
+    table = Delivery.__table__  # Core, not the ORM's bulk update: it is most of a claim's cost
     stmt = (
-        update(Delivery)
-        .where(Delivery.id.in_(due.scalar_subquery()), Delivery.status.in_(("queued", "deferred")))
-        .values(status="sending", lease_until=lease, worker=token, attempts=Delivery.attempts + 1)
-        .returning(*_OUTGOING)
-        .execution_options(synchronize_session=False)
+        update(table)
+        .where(table.c.id.in_(due.scalar_subquery()), table.c.status.in_(("queued", "deferred")))
+        .values(status="sending", lease_until=lease, worker=token, attempts=table.c.attempts + 1)
+        .returning(*(table.c[column.key] for column in _OUTGOING))
     )
-    rows = [Outgoing(*r) for r in (await session.execute(stmt)).all()]
+    connection = await session.connection()
+    claimed: Sequence[Any] = (await connection.execute(stmt)).all()
+    rows = [Outgoing(*r) for r in claimed]
     await session.commit()
     return sorted(rows, key=lambda r: r.id)
 
@@ -432,8 +487,9 @@ async def record_timeline(session: AsyncSession, delivery_ids: list[int]) -> Non
     """Each sent message on its contact's timeline (in a joint campaign, also on the timeline
     of each partner's contact with that address); the first message also records the privacy
     notice. The caller commits."""
+    connection = await session.connection()  # Core rows, without the ORM's overhead
     rows = (
-        await session.execute(
+        await connection.execute(
             select(
                 Delivery.id,
                 Delivery.org_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -17,9 +18,9 @@ from crm.models import Campaign, Contact, Delivery, Interaction
 from crm.outlets import OutletIn, create_outlet
 from crm.privacy import suppress
 from crm.settings import Settings
-from outreach import outbox
+from outreach import outbox, sender
 from outreach.campaigns import AudienceIn, CampaignIn, VariantIn, create_campaign
-from outreach.compose import reply_secret
+from outreach.compose import Outgoing, reply_secret
 from outreach.mime import read_reply_token
 from outreach.sender import SenderWorker
 from tests.conftest import World
@@ -478,6 +479,41 @@ async def test_cancel_stops_what_is_not_yet_sent(
     await _drain(maker, sending)
     assert smtp.sink.arrivals == []
     assert (await _deliveries(session, campaign.id))["arta@koha.net"].status == "cancelled"
+
+
+@pytest.mark.parametrize("action", ["pause", "cancel"])
+async def test_a_batch_claimed_just_before_a_pause_or_cancel_is_not_sent(
+    session: AsyncSession,
+    maker,
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+    action: str,
+) -> None:
+    ids = await _people(session, world.editor, [("Arta", "arta@koha.net", "sq")])
+    campaign = await _campaign(session, world.editor, ids)
+    await outbox.launch(session, world.editor, sending, campaign.id)
+    claim = sender.claim
+
+    async def officer_clicks_meanwhile(*args: Any) -> list[Outgoing]:
+        rows = await claim(*args)
+        async with maker() as other:
+            await outbox.change_state(other, world.editor, campaign.id, action)
+        return rows
+
+    monkeypatch.setattr(sender, "claim", officer_clicks_meanwhile)
+    await SenderWorker(maker, sending).run_once()
+    assert smtp.sink.arrivals == []
+    arta = (await _deliveries(session, campaign.id))["arta@koha.net"]
+    if action == "cancel":
+        assert (arta.status, arta.last_error) == ("cancelled", "Campaign cancelled.")
+        return
+    assert (arta.status, arta.attempts) == ("queued", 0)  # waits, unattempted, for the resume
+    monkeypatch.setattr(sender, "claim", claim)
+    await outbox.change_state(session, world.editor, campaign.id, "resume")
+    await _drain(maker, sending)
+    assert len(smtp.sink.to("arta@koha.net")) == 1
 
 
 async def test_a_test_send_reaches_the_officer_as_the_chosen_recipient(

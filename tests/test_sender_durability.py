@@ -27,6 +27,7 @@ from outreach.campaigns import AudienceIn, CampaignIn, VariantIn, create_campaig
 from outreach.sender import SenderWorker
 from outreach.senders import SenderIn, create_sender
 from tests.conftest import World
+from tests.processes import alive, build_processes
 from tests.smtp_server import SmtpServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,6 +168,7 @@ def _worker(settings: Settings, cwd: Path) -> subprocess.Popen[bytes]:
         "BEATBOOK_MAIL_FROM": settings.mail_from,
         "BEATBOOK_SEND_BATCH": "10",
         "BEATBOOK_SEND_LEASE_SECONDS": "2",
+        "BEATBOOK_SEND_BUILD_PROCESSES": "1",
         "PYTHONPATH": str(ROOT),
     }
     code = "from web.cli import main; main()"
@@ -191,12 +193,20 @@ async def test_a_worker_killed_mid_campaign_loses_nothing_and_repeats_nothing(
             if len(smtp.sink.arrivals) >= 15:
                 break
             await asyncio.sleep(0.05)
+        builders = build_processes(worker.pid)
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
     finally:
         worker.kill()
     killed_at = len(smtp.sink.arrivals)
     assert 15 <= killed_at < 60, "the worker was not stopped mid-campaign"
+    # Its build processes do not wait for work forever.
+    assert len(builders) == 1
+    for _ in range(50):
+        if not alive(builders):
+            break
+        await asyncio.sleep(0.1)
+    assert not alive(builders), "a build process outlived its killed worker"
     smtp.sink.slow = 0
     await asyncio.sleep(2.2)  # the dead worker's leases run out
     again = _worker(sending, tmp_path)
