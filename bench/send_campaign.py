@@ -11,7 +11,8 @@ Run from the repository root (``make bench`` does):
 2. **App**: a new SQLite database made by the migrations, one organisation, N contacts with
    their addresses and outlets, a campaign whose body is about 4 KB of Markdown with merge
    fields (text and HTML parts, no DKIM), launched through ``outreach.outbox.launch``. Then
-   ``outreach.sender.SenderWorker`` works through the outbox as ``beatbook worker`` does:
+   ``outreach.sender.SenderWorker``, started before the clock as ``beatbook worker`` starts
+   at boot (with its build processes), works through the outbox as the worker does:
    claims under a lease, renders each message, sends over C reused connections, records
    every result and writes each sent message to the contact's timeline. Timed from the first
    claim to the last recorded result.
@@ -282,6 +283,9 @@ def main() -> int:
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--batch", type=int, help="BEATBOOK_SEND_BATCH (default: the app's)")
+    parser.add_argument(
+        "--build-processes", type=int, help="BEATBOOK_SEND_BUILD_PROCESSES (default: the app's)"
+    )
     args = parser.parse_args()
 
     from crm.settings import Settings
@@ -303,6 +307,7 @@ def main() -> int:
         smtp_host="127.0.0.1", smtp_port=port, smtp_tls="none",
         mail_from="Qendra <press@qendra.org>", send_concurrency=args.connections,
         **({"send_batch": args.batch} if args.batch else {}),
+        **({} if args.build_processes is None else {"send_build_processes": args.build_processes}),
     )  # fmt: skip
     try:
         launch_s, campaign_id = asyncio.run(_setup(url, args.recipients, settings))

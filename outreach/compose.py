@@ -7,7 +7,7 @@ variant and a fill of the skeleton.
 
 from __future__ import annotations
 
-import functools
+import hashlib
 import hmac
 import html
 from dataclasses import dataclass
@@ -89,8 +89,10 @@ class Composer:
             ],
             dkim=dkim,
         )
+        self.fingerprint = _fingerprint(campaign, org, variants, attachments, sender)
         self.data_url = request_url(settings, org.id or 0)
         self._base_html = html.escape(settings.base_url)
+        self._footers: dict[str, tuple[str, str, str, str]] = {}
         self.secret = reply_secret(settings)
 
     def build(self, row: Outgoing, *, allow_8bit: bool = False) -> bytes:
@@ -131,15 +133,37 @@ class Composer:
         footer += f'<a href="{self._base_html}/u/{unsubscribe.rpartition("/")[2]}">{html_end}'
         return text, rendered.html + footer
 
-    @functools.lru_cache(maxsize=16)  # noqa: B019 (one composer per campaign, a few languages)
     def _footer(self, language: str) -> tuple[str, str, str, str]:
         """What the footer says in a language: (unsubscribe, your data, the text part's last
-        line, the HTML part's end after the unsubscribe link's address)."""
-        leave, data = wording.footer_labels(language)
-        esc = html.escape
-        text_end = f"{data}: {self.data_url}\n"
-        html_end = f'">{esc(leave)}</a> · <a href="{esc(self.data_url)}">{esc(data)}</a></p>'
-        return leave, data, text_end, html_end
+        line, the HTML part's end after the unsubscribe link's address). Made once."""
+        made = self._footers.get(language)
+        if made is None:
+            leave, data = wording.footer_labels(language)
+            esc = html.escape
+            text_end = f"{data}: {self.data_url}\n"
+            html_end = f'">{esc(leave)}</a> · <a href="{esc(self.data_url)}">{esc(data)}</a></p>'
+            made = self._footers[language] = (leave, data, text_end, html_end)
+        return made
+
+
+def _fingerprint(
+    campaign: Campaign,
+    org: Organisation,
+    variants: dict[str, CampaignVariant],
+    attachments: list[CampaignAttachment],
+    sender: SenderIdentity | None,
+) -> str:
+    """All a campaign's messages are made of (but the recipients): two composers with the
+    same fingerprint make the same messages."""
+    parts = (
+        (campaign.id, campaign.updated_at, campaign.default_language, campaign.embargo),
+        sorted(campaign.custom_fields.items()),
+        (org.id, org.name),
+        sorted((v.language, v.subject, v.body) for v in variants.values()),
+        [(a.filename, a.content_type, hashlib.sha256(a.content).hexdigest()) for a in attachments],
+        sorted(sender.model_dump().items()) if sender else None,
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 async def load_composer(session: AsyncSession, settings: Settings, campaign: Campaign) -> Composer:

@@ -30,7 +30,7 @@ from crm.privacy import suppressed
 from crm.search import normalise_email
 from crm.settings import Settings
 from outreach import buildpool, ratelimit
-from outreach.buildpool import BuildPool, Built
+from outreach.buildpool import Ahead, BuildPool, Built
 from outreach.compose import Composer, Outgoing, load_composer
 from outreach.smtp import Pool, Result, send_one
 
@@ -75,6 +75,12 @@ class SenderWorker:
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 0.5) -> None:
         """Send until `stop` is set, resting `idle_seconds` whenever nothing is due."""
+        try:
+            await self._run(stop, idle_seconds)
+        finally:
+            await self.close()
+
+    async def _run(self, stop: asyncio.Event, idle_seconds: float) -> None:
         await self.start()
         pruned = datetime.min.replace(tzinfo=UTC)
         while not stop.is_set():
@@ -90,7 +96,6 @@ class SenderWorker:
                 await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
             except TimeoutError:
                 pass
-        await self.close()
 
     async def drain(self, stop: asyncio.Event | None = None) -> int:
         """Send batch after batch until nothing is due; answers how many rows it handled.
@@ -184,6 +189,8 @@ class SenderWorker:
         if campaign.status != "sending":  # paused or cancelled since the claim; tests still go
             stopped = [_stopped(r, campaign.status) for r in rows if not r.is_test]
             rows = [r for r in rows if r.is_test]
+            if not rows:
+                return stopped
         try:
             composer = await self._composer(session, campaign)
         except Exception as exc:  # a broken sender or template: nothing can go out
@@ -209,7 +216,7 @@ class SenderWorker:
         queue = list(reversed(list(enumerate(rows))))
         results: list[Result] = []
         halted: list[Result] = []  # the first failure that says the account is at fault
-        message = self._builder(composer, rows, pool)
+        message, ahead = self._builder(composer, rows, pool)
 
         async def lane() -> None:
             while queue:
@@ -236,16 +243,19 @@ class SenderWorker:
                 results.append(result)
 
         lanes = min(s.send_concurrency, len(rows)) or 1
-        await asyncio.gather(*(lane() for _ in range(lanes)))
+        try:
+            await asyncio.gather(*(lane() for _ in range(lanes)))
+        finally:
+            if ahead is not None:  # a batch halted early leaves messages unasked for
+                ahead.cancel()
         return results
 
     def _builder(
         self, composer: Composer, rows: list[Outgoing], pool: Pool
-    ) -> Callable[[int, Outgoing], Awaitable[tuple[Built, bool]]]:
+    ) -> tuple[Callable[[int, Outgoing], Awaitable[tuple[Built, bool]]], Ahead | None]:
         """How the i-th row's message is had: (the message or why it cannot be made, whether
         its bodies are 8-bit). Big batches are built ahead in the build processes."""
-        campaign = composer.campaign
-        ahead = self.builders.build(campaign.id or 0, campaign.updated_at, rows, pool.eight_bit)
+        ahead = self.builders.build(composer, rows, pool.eight_bit)
 
         async def message(i: int, row: Outgoing) -> tuple[Built, bool]:
             if ahead is not None and (built := await ahead.message(i)) is not None:
@@ -256,7 +266,7 @@ class SenderWorker:
             except Exception as exc:  # noqa: BLE001 (this row cannot be made; others can)
                 return f"The message cannot be made: {exc}", eight_bit
 
-        return message
+        return message, ahead
 
 
 async def screen(

@@ -3,11 +3,12 @@ process dies or a campaign changes. Real processes, real SMTP server, real datab
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -18,11 +19,11 @@ from crm.models import Campaign, Delivery
 from crm.settings import Settings
 from outreach import buildpool, outbox
 from outreach.campaigns import AudienceIn, CampaignIn, VariantIn, create_campaign
-from outreach.compose import Composer, Outgoing
+from outreach.compose import Composer, Outgoing, load_composer
 from outreach.merge import MAX_VALUE_CHARS
 from outreach.sender import _OUTGOING, SenderWorker
 from tests.conftest import World
-from tests.processes import build_processes
+from tests.processes import alive, build_processes
 from tests.smtp_server import SmtpServer
 
 PEOPLE = buildpool.MIN_ROWS + 20
@@ -167,25 +168,57 @@ async def test_a_build_process_that_dies_costs_no_message(
     assert len(builds_here) == PEOPLE  # the sender built them all itself
 
 
+async def test_a_build_process_that_hangs_costs_no_message(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    sending: Settings,
+    smtp: SmtpServer,
+    campaign: Campaign,
+    builds_here: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(buildpool, "WAIT_SECONDS", 1.0)
+    worker = SenderWorker(maker, sending)
+    before = build_processes(os.getpid())
+    await worker.start()
+    (stuck,) = build_processes(os.getpid()) - before
+    os.kill(stuck, signal.SIGSTOP)  # it takes the batch's messages, and never answers
+    try:
+        await _send_all(maker, worker)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # it should have been ended
+            os.kill(stuck, signal.SIGCONT)
+    counts = Counter(smtp.sink.message_ids())
+    assert len(counts) == PEOPLE and max(counts.values()) == 1
+    assert {r.status for r in (await _rows(session, campaign.id or 0)).values()} == {"sent"}
+    assert len(builds_here) == PEOPLE
+    for _ in range(50):  # the stuck process was ended, not left behind
+        if not alive({stuck}):
+            break
+        await asyncio.sleep(0.1)
+    assert not alive({stuck})
+
+
 async def test_a_build_process_never_uses_a_campaign_other_than_the_senders(
     session: AsyncSession, sending: Settings, campaign: Campaign
 ) -> None:
     result = await session.execute(select(*_OUTGOING).where(Delivery.campaign_id == campaign.id))
     rows = [Outgoing(*r) for r in result.all()]
+    composer = await load_composer(session, sending, campaign)
     pool = buildpool.BuildPool(sending, 1)
     await pool.start()
     try:
         # The sender knows the campaign as it is; a build process reads the same.
-        ahead = pool.build(campaign.id or 0, campaign.updated_at, rows, False)
+        ahead = pool.build(composer, rows, False)
         assert ahead is not None
         message = await ahead.message(len(rows) - 1)
         assert isinstance(message, bytes)
         assert f"<{rows[-1].address}>" in message.decode()
         assert f"Message-ID: {rows[-1].message_id}" in message.decode()
-        # The sender's copy is older or newer than the database's: it builds them itself.
-        stale = pool.build(
-            campaign.id or 0, campaign.updated_at - timedelta(seconds=1), rows, False
-        )
+        # The sender's copy differs from the database's (an edit since it loaded it): the
+        # sender builds the messages itself, from its own copy.
+        composer.fingerprint = "another version"
+        stale = pool.build(composer, rows, False)
         assert stale is not None
         assert await stale.message(0) is None
     finally:

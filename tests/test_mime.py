@@ -322,6 +322,13 @@ def test_reply_token_round_trips(delivery_id: int) -> None:
     assert read_reply_token(SECRET, token.upper()) == delivery_id  # some servers shout
 
 
+def test_tokens_in_mail_already_sent_keep_their_form() -> None:
+    # Pinned: a token printed in a footer months ago must still name its delivery.
+    assert reply_token(SECRET, 12345) == "aaaaaaaaaaydslcvxs7v4kczaodh4r35"
+    assert reply_token(SECRET, 2**63) == "qaaaaaaaaaaaayvpzwuuvpnemzx67cit"
+    assert read_reply_token(SECRET, "aaaaaaaaaaydslcvxs7v4kczaodh4r35") == 12345
+
+
 def test_reply_address_local_part_fits_64_characters() -> None:
     address = reply_address(SECRET, 2**63, "reply.qendra.example.org")
     local, _, domain = address.partition("@")
