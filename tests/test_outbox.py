@@ -496,10 +496,9 @@ async def test_a_batch_claimed_just_before_a_pause_or_cancel_is_not_sent(
     await outbox.launch(session, world.editor, sending, campaign.id)
     claim = sender.claim
 
-    async def officer_clicks_meanwhile(*args: Any) -> list[Outgoing]:
-        rows = await claim(*args)
-        async with maker() as other:
-            await outbox.change_state(other, world.editor, campaign.id, action)
+    async def officer_clicks_meanwhile(worker_session: AsyncSession, *args: Any) -> list[Outgoing]:
+        rows = await claim(worker_session, *args)
+        await outbox.change_state(worker_session, world.editor, campaign.id, action)
         return rows
 
     monkeypatch.setattr(sender, "claim", officer_clicks_meanwhile)
