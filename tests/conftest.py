@@ -23,6 +23,7 @@ from crm.beats import ensure_default_beats
 from crm.database import make_engine, make_sessionmaker
 from crm.settings import Settings
 from tests.postgres import PostgresServer
+from tests.smtp_server import SmtpServer
 from web.app import create_app
 
 PASSWORD = "correct horse battery"
@@ -31,6 +32,15 @@ PASSWORD = "correct horse battery"
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server on a free loopback port, which keeps what it receives."""
+    server = SmtpServer()
     server.start()
     yield server
     server.stop()

@@ -8,7 +8,6 @@ import contextlib
 import os
 import signal
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select, update
@@ -25,16 +24,9 @@ from outreach.sender import _OUTGOING, SenderWorker
 from tests.conftest import World
 from tests.processes import alive, build_processes
 from tests.smtp_server import SmtpServer
+from tests.test_outbox import _deliveries
 
 PEOPLE = buildpool.MIN_ROWS + 20
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -101,15 +93,6 @@ async def _send_all(maker: async_sessionmaker[AsyncSession], worker: SenderWorke
         await worker.close()
 
 
-async def _rows(session: AsyncSession, campaign_id: int) -> dict[str, Delivery]:
-    result = await session.execute(
-        select(Delivery)
-        .where(Delivery.campaign_id == campaign_id)
-        .execution_options(populate_existing=True)
-    )
-    return {d.address: d for d in result.scalars()}
-
-
 async def test_a_big_batch_is_built_in_the_build_processes_and_arrives_whole(
     session: AsyncSession,
     maker: async_sessionmaker[AsyncSession],
@@ -130,7 +113,7 @@ async def test_a_big_batch_is_built_in_the_build_processes_and_arrives_whole(
     await _send_all(maker, worker)
 
     assert builds_here == [], "the sender's own process built messages"
-    rows = await _rows(session, campaign.id or 0)
+    rows = await _deliveries(session, campaign.id or 0)
     assert rows["g7@koha.net"].status == "failed"
     assert rows["g7@koha.net"].last_error.startswith("The message cannot be made: first_name")
     assert smtp.sink.to("g7@koha.net") == []
@@ -164,7 +147,7 @@ async def test_a_build_process_that_dies_costs_no_message(
 
     counts = Counter(smtp.sink.message_ids())
     assert len(counts) == PEOPLE and max(counts.values()) == 1
-    assert {r.status for r in (await _rows(session, campaign.id or 0)).values()} == {"sent"}
+    assert {r.status for r in (await _deliveries(session, campaign.id or 0)).values()} == {"sent"}
     assert len(builds_here) == PEOPLE  # the sender built them all itself
 
 
@@ -190,7 +173,7 @@ async def test_a_build_process_that_hangs_costs_no_message(
             os.kill(stuck, signal.SIGCONT)
     counts = Counter(smtp.sink.message_ids())
     assert len(counts) == PEOPLE and max(counts.values()) == 1
-    assert {r.status for r in (await _rows(session, campaign.id or 0)).values()} == {"sent"}
+    assert {r.status for r in (await _deliveries(session, campaign.id or 0)).values()} == {"sent"}
     assert len(builds_here) == PEOPLE
     for _ in range(50):  # the stuck process was ended, not left behind
         if not alive({stuck}):

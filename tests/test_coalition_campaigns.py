@@ -4,8 +4,6 @@ partner the results for the contacts it holds, and nothing else."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from sqlalchemy import select
@@ -25,14 +23,6 @@ from outreach.sender import SenderWorker
 from outreach.senders import SenderIn, create_sender, usable_senders
 from tests.conftest import World, login
 from tests.smtp_server import SmtpServer
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 async def _list_of(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,14 +27,6 @@ from tests.smtp_server import SmtpServer
 
 BODY_SQ = "{{ salutation }},\n\nQendra publikon raportin për **lirinë e medias** në {{ outlet }}.\n"
 BODY_EN = "{{ salutation }},\n\nWe publish our report on **media freedom** at {{ outlet }}.\n"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -10,10 +10,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,14 +29,6 @@ from tests.processes import alive, build_processes
 from tests.smtp_server import SmtpServer
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def _sending(settings: Settings, smtp: SmtpServer, **more: object) -> Settings:
