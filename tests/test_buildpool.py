@@ -93,6 +93,12 @@ async def _send_all(maker: async_sessionmaker[AsyncSession], worker: SenderWorke
         await worker.close()
 
 
+async def _each_sent_once(session: AsyncSession, smtp: SmtpServer, campaign: Campaign) -> None:
+    counts = Counter(smtp.sink.message_ids())
+    assert len(counts) == PEOPLE and max(counts.values()) == 1
+    assert {r.status for r in (await _deliveries(session, campaign.id or 0)).values()} == {"sent"}
+
+
 async def test_a_big_batch_is_built_in_the_build_processes_and_arrives_whole(
     session: AsyncSession,
     maker: async_sessionmaker[AsyncSession],
@@ -145,9 +151,7 @@ async def test_a_build_process_that_dies_costs_no_message(
         os.kill(pid, signal.SIGKILL)
     await _send_all(maker, worker)
 
-    counts = Counter(smtp.sink.message_ids())
-    assert len(counts) == PEOPLE and max(counts.values()) == 1
-    assert {r.status for r in (await _deliveries(session, campaign.id or 0)).values()} == {"sent"}
+    await _each_sent_once(session, smtp, campaign)
     assert len(builds_here) == PEOPLE  # the sender built them all itself
 
 
@@ -171,9 +175,7 @@ async def test_a_build_process_that_hangs_costs_no_message(
     finally:
         with contextlib.suppress(ProcessLookupError):  # it should have been ended
             os.kill(stuck, signal.SIGCONT)
-    counts = Counter(smtp.sink.message_ids())
-    assert len(counts) == PEOPLE and max(counts.values()) == 1
-    assert {r.status for r in (await _deliveries(session, campaign.id or 0)).values()} == {"sent"}
+    await _each_sent_once(session, smtp, campaign)
     assert len(builds_here) == PEOPLE
     for _ in range(50):  # the stuck process was ended, not left behind
         if not alive({stuck}):
