@@ -2,12 +2,13 @@
 salutations, the first-contact privacy notice, and the footer.
 
 Journalists read these, not users of the interface, so they follow the recipient's language
-(en, sq, sr-Latn, sr-Cyrl) rather than the officer's. Grammatical refinements (the Serbian
-vocative) belong to the multilingual work.
+(en, sq, sr-Latn, sr-Cyrl) rather than the officer's. Serbian addresses people in the
+vocative ("Poštovani Milane"), in the reader's script.
 """
 
 from __future__ import annotations
 
+from crm import serbian
 from crm.models import Contact
 
 _SALUTATIONS = {
@@ -46,9 +47,22 @@ def _lang(language: str) -> str:
     return language if language in _SALUTATIONS else "en"
 
 
-def salutation(language: str, form: str, given_name: str) -> str:
-    forms = _SALUTATIONS[_lang(language)]
-    return forms.get(form, forms["neutral"]).format(name=given_name).strip()
+def salutation(language: str, form: str, given_name: str, vocative: str = "") -> str:
+    """ "E nderuar Arta", "Poštovani Milane", "Поштовани Милане": `vocative` is the contact's
+    own, else the rule's suggestion."""
+    lang = _lang(language)
+    forms = _SALUTATIONS[lang]
+    name = given_name
+    if lang.startswith("sr-"):
+        name = serbian.to_script(vocative or serbian.vocative(given_name, form), lang)
+    return forms.get(form, forms["neutral"]).format(name=name).strip()
+
+
+def vocative(language: str, form: str, given_name: str, vocative: str = "") -> str:
+    """The `vocative` merge field: the Serbian vocative in Serbian mail, else the name."""
+    if language.startswith("sr-"):
+        return serbian.to_script(vocative or serbian.vocative(given_name, form), language)
+    return given_name
 
 
 def desk_salutation(language: str) -> str:
