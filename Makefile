@@ -60,9 +60,9 @@ bench: install
 
 # After changing UI strings: refresh the catalogues (translators then fill sq and sr_Latn).
 i18n: install
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _ -k N_ -o web/locale/messages.pot \
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _ -k N_ -o crm/locale/messages.pot \
 		--project Beatbook --version 0.1 .
-	$(VENV)/bin/pybabel update -i web/locale/messages.pot -d web/locale
+	$(VENV)/bin/pybabel update -i crm/locale/messages.pot -d crm/locale
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -570,7 +570,7 @@ def baseline_app(db: Path, sql_file: Path) -> Any:
     from starlette.responses import HTMLResponse, PlainTextResponse, Response
     from starlette.routing import Route
 
-    from web import i18n
+    from crm import i18n
     from web.rendering import env
 
     captured = json.loads(sql_file.read_text())

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import audit
 from crm.errors import InvalidInput, NotFound, PermissionDenied
+from crm.i18n import N_
 from crm.models import (
     ROLES,
     ApiToken,
@@ -51,11 +52,11 @@ class Actor:
 
     def require_write(self) -> None:
         if not self.can_write:
-            raise PermissionDenied("Viewers can look but not change anything.")
+            raise PermissionDenied(N_("Viewers can look but not change anything."))
 
     def require_owner(self) -> None:
         if not self.is_owner:
-            raise PermissionDenied("Only an owner of the organisation can do this.")
+            raise PermissionDenied(N_("Only an owner of the organisation can do this."))
 
 
 class LoginThrottled(Exception):
@@ -74,15 +75,15 @@ def token_hash(token: str) -> str:
 
 def check_password_rules(password: str, field: str = "password") -> None:
     if len(password) < MIN_PASSWORD:
-        raise InvalidInput({field: f"Use at least {MIN_PASSWORD} characters."})
+        raise InvalidInput({field: N_("Use at least %(n)s characters.", n=MIN_PASSWORD)})
     if len(password) > 200:
-        raise InvalidInput({field: "Use at most 200 characters."})
+        raise InvalidInput({field: N_("Use at most 200 characters.")})
 
 
 async def get_or_create_org(session: AsyncSession, name: str) -> Organisation:
     name = name.strip()
     if not name or len(name) > 200:
-        raise InvalidInput({"name": "An organisation needs a name of up to 200 characters."})
+        raise InvalidInput({"name": N_("An organisation needs a name of up to 200 characters.")})
     stmt = select(Organisation).where(Organisation.name == name)
     org = (await session.execute(stmt)).scalar_one_or_none()
     if org is None:
@@ -109,10 +110,10 @@ async def create_user(
 ) -> User:
     """Create a user (or reuse one with that email) and give them `role` in `org`."""
     if role not in ROLES:
-        raise InvalidInput({"role": f"Role must be one of {', '.join(ROLES)}."})
+        raise InvalidInput({"role": N_("Role must be one of %(roles)s.", roles=", ".join(ROLES))})
     email = normalise_email(email)
     if "@" not in email or len(email) > 320:
-        raise InvalidInput({"email": "Enter a valid email address."})
+        raise InvalidInput({"email": N_("Enter a valid email address.")})
     user = await user_by_email(session, email)
     if user is None:
         check_password_rules(password)
@@ -207,7 +208,7 @@ async def start_session(
     assert user.id is not None
     rows = await memberships(session, user.id)
     if not rows:
-        raise PermissionDenied("This account belongs to no organisation.")
+        raise PermissionDenied(N_("This account belongs to no organisation."))
     org_ids = [m.org_id for m, _ in rows]
     chosen = org_id if org_id in org_ids else org_ids[0]
     token = secrets.token_urlsafe(32)
@@ -272,7 +273,7 @@ async def change_password(
     if len(current) > 200 or not await asyncio.to_thread(
         _hasher.verify, current, user.password_hash
     ):
-        raise InvalidInput({"current_password": "That is not your current password."})
+        raise InvalidInput({"current_password": N_("That is not your current password.")})
     check_password_rules(new, "new_password")
     user.password_hash = hash_password(new)
     session.add(user)
@@ -282,7 +283,7 @@ async def change_password(
 
 async def set_language(session: AsyncSession, *, user: User, language: str) -> None:
     if language not in LANGUAGES_UI:
-        raise InvalidInput({"language": "Choose English, Albanian or Serbian."})
+        raise InvalidInput({"language": N_("Choose English, Albanian or Serbian.")})
     user.language = language
     session.add(user)
     await session.commit()
@@ -293,7 +294,7 @@ async def set_language(session: AsyncSession, *, user: User, language: str) -> N
 
 async def create_api_token(session: AsyncSession, *, actor: Actor, name: str) -> str:
     assert actor.user_id is not None
-    name = name.strip()[:100] or "API token"
+    name = name.strip()[:100] or N_("API token")
     token = "bb_" + secrets.token_urlsafe(32)
     session.add(
         ApiToken(
@@ -365,20 +366,20 @@ async def create_link(
     actor.require_owner()
     email = normalise_email(email)
     if "@" not in email or len(email) > 320:
-        raise InvalidInput({"email": "Enter a valid email address."})
+        raise InvalidInput({"email": N_("Enter a valid email address.")})
     if role not in ROLES:
-        raise InvalidInput({"role": "Choose owner, editor or viewer."})
+        raise InvalidInput({"role": N_("Choose owner, editor or viewer.")})
     user_id = None
     if kind == "reset":
         user = await user_by_email(session, email)
         if user is None or await session.get(Membership, (user.id, actor.org_id)) is None:
-            raise InvalidInput({"email": "No member of this organisation has that address."})
+            raise InvalidInput({"email": N_("No member of this organisation has that address.")})
         # An owner may reset only accounts that belong to their organisation alone; anything
         # else would open another organisation's data to them.
         if len(await memberships(session, user.id or 0)) > 1:
             raise InvalidInput(
-                {"email": "This person also belongs to another organisation; "
-                 "they can change their password under Settings."}
+                {"email": N_("This person also belongs to another organisation; "
+                 "they can change their password under Settings.")}
             )  # fmt: skip
         user_id = user.id
     token = secrets.token_urlsafe(32)
@@ -428,8 +429,8 @@ async def use_link(
     if kind == "invite":
         if user is not None:
             raise InvalidInput(
-                {"password": "This address already has a Beatbook account. Log in with it, "
-                 "then open the invitation link again to join."}
+                {"password": N_("This address already has a Beatbook account. Log in with "
+                 "it, then open the invitation link again to join.")}
             )  # fmt: skip
         user = await create_user(
             session, email=link.email, password=password, org=org, role=link.role, name=name
@@ -450,7 +451,9 @@ async def join_with_link(session: AsyncSession, *, token: str, user: User) -> No
     """A logged-in user accepts an invitation sent to their own address."""
     link = await open_link(session, token, "invite")
     if normalise_email(user.email) != link.email:
-        raise InvalidInput({"form": f"This invitation is for {link.email}; log in as that user."})
+        raise InvalidInput(
+            {"form": N_("This invitation is for %(email)s; log in as that user.", email=link.email)}
+        )
     org = await session.get(Organisation, link.org_id)
     assert org is not None
     await create_user(session, email=user.email, password="", org=org, role=link.role)
@@ -479,7 +482,7 @@ async def set_role(session: AsyncSession, *, actor: Actor, user_id: int, role: s
     if membership is None:
         raise NotFound("member")
     if role not in ROLES:
-        raise InvalidInput({"role": "Choose owner, editor or viewer."})
+        raise InvalidInput({"role": N_("Choose owner, editor or viewer.")})
     if membership.role == "owner" and role != "owner":
         owners = await session.execute(
             select(func.count()).where(
@@ -487,7 +490,7 @@ async def set_role(session: AsyncSession, *, actor: Actor, user_id: int, role: s
             )
         )
         if owners.scalar_one() <= 1:
-            raise InvalidInput({"role": "An organisation keeps at least one owner."})
+            raise InvalidInput({"role": N_("An organisation keeps at least one owner.")})
     membership.role = role
     session.add(membership)
     audit.record(
@@ -505,16 +508,16 @@ async def update_org(
     name = name.strip()
     errors = {}
     if not name or len(name) > 200:
-        errors["name"] = "Give the organisation a name of up to 200 characters."
+        errors["name"] = N_("Give the organisation a name of up to 200 characters.")
     if language not in ("en", "sq", "sr-Latn", "sr-Cyrl"):
-        errors["default_language"] = "Choose a language."
+        errors["default_language"] = N_("Choose a language.")
     if pitch_limit is not None and not 1 <= pitch_limit <= 100:
-        errors["pitch_limit"] = "Enter a number of messages from 1 to 100."
+        errors["pitch_limit"] = N_("Enter a number of messages from 1 to 100.")
     taken = await session.execute(
         select(Organisation.id).where(Organisation.name == name, Organisation.id != actor.org_id)
     )
     if taken.first() is not None:
-        errors["name"] = "Another organisation already uses that name."
+        errors["name"] = N_("Another organisation already uses that name.")
     if errors:
         raise InvalidInput(errors)
     org = await session.get(Organisation, actor.org_id)

@@ -13,37 +13,38 @@ from sqlalchemy.sql.elements import ColumnElement
 from crm import audit
 from crm.accounts import Actor
 from crm.errors import InvalidInput, NotFound, PermissionDenied
+from crm.i18n import N_
 from crm.models import Beat, ContactBeat
 from crm.models.base import Input
 from crm.search import fold
 
 # The shared default taxonomy, present in every database (see the initial migration).
 DEFAULT_BEATS: list[tuple[str, str]] = [
-    ("rule-of-law", "Rule of law and justice"),
-    ("corruption", "Corruption and public procurement"),
-    ("eu-integration", "EU integration"),
-    ("kosovo-serbia-dialogue", "Kosovo–Serbia dialogue"),
-    ("minority-rights", "Minority rights"),
-    ("human-rights", "Human rights"),
-    ("gender-equality", "Gender equality"),
-    ("gender-based-violence", "Gender-based violence"),
-    ("environment", "Environment"),
-    ("air-pollution", "Air pollution"),
-    ("energy", "Energy"),
-    ("education", "Education"),
-    ("health", "Health"),
-    ("social-welfare", "Social welfare"),
-    ("local-government", "Local government"),
-    ("elections", "Elections and parliament"),
-    ("economy", "Economy"),
-    ("labour", "Labour and employment"),
-    ("diaspora", "Diaspora"),
-    ("culture", "Culture"),
-    ("youth", "Youth"),
-    ("media-freedom", "Media freedom"),
-    ("disability-rights", "Disability rights"),
-    ("lgbti-rights", "LGBTI rights"),
-    ("transitional-justice", "War crimes and transitional justice"),
+    ("rule-of-law", N_("Rule of law and justice")),
+    ("corruption", N_("Corruption and public procurement")),
+    ("eu-integration", N_("EU integration")),
+    ("kosovo-serbia-dialogue", N_("Kosovo–Serbia dialogue")),
+    ("minority-rights", N_("Minority rights")),
+    ("human-rights", N_("Human rights")),
+    ("gender-equality", N_("Gender equality")),
+    ("gender-based-violence", N_("Gender-based violence")),
+    ("environment", N_("Environment")),
+    ("air-pollution", N_("Air pollution")),
+    ("energy", N_("Energy")),
+    ("education", N_("Education")),
+    ("health", N_("Health")),
+    ("social-welfare", N_("Social welfare")),
+    ("local-government", N_("Local government")),
+    ("elections", N_("Elections and parliament")),
+    ("economy", N_("Economy")),
+    ("labour", N_("Labour and employment")),
+    ("diaspora", N_("Diaspora")),
+    ("culture", N_("Culture")),
+    ("youth", N_("Youth")),
+    ("media-freedom", N_("Media freedom")),
+    ("disability-rights", N_("Disability rights")),
+    ("lgbti-rights", N_("LGBTI rights")),
+    ("transitional-justice", N_("War crimes and transitional justice")),
 ]
 
 
@@ -95,7 +96,7 @@ async def create_beat(session: AsyncSession, actor: Actor, data: BeatIn) -> Beat
     slug = fold(data.name).replace(" ", "-")[:80] or f"beat-{secrets.token_hex(4)}"
     taken = await session.execute(select(Beat.id).where(visible(actor), Beat.slug == slug))
     if taken.first() is not None:
-        raise InvalidInput({"name": "A beat with that name already exists."})
+        raise InvalidInput({"name": N_("A beat with that name already exists.")})
     beat = Beat(org_id=actor.org_id, slug=slug, name=data.name)
     session.add(beat)
     await session.flush()
@@ -111,7 +112,7 @@ async def _own_beat(session: AsyncSession, actor: Actor, beat_id: int) -> Beat:
     actor.require_write()
     beat = await get_beat(session, actor, beat_id)
     if beat.org_id is None:
-        raise PermissionDenied("The default beats are shared and cannot be changed.")
+        raise PermissionDenied(N_("The default beats are shared and cannot be changed."))
     return beat
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm import audit
 from crm.accounts import Actor
 from crm.errors import InvalidInput, NotFound
+from crm.i18n import N_
 from crm.models import Coalition, CoalitionMember, Organisation
 
 
@@ -25,7 +26,7 @@ async def create_coalition(session: AsyncSession, actor: Actor, name: str) -> Co
     actor.require_owner()
     name = name.strip()
     if not name or len(name) > 200:
-        raise InvalidInput({"name": "Give the coalition a name of up to 200 characters."})
+        raise InvalidInput({"name": N_("Give the coalition a name of up to 200 characters.")})
     coalition = Coalition(name=name, created_by_org_id=actor.org_id)
     session.add(coalition)
     await session.flush()
@@ -71,7 +72,7 @@ async def invite_org(
         await session.execute(select(Organisation).where(Organisation.name == org_name.strip()))
     ).scalar_one_or_none()
     if org is None:
-        raise InvalidInput({"org_name": "No organisation on this server has that exact name."})
+        raise InvalidInput({"org_name": N_("No organisation on this server has that exact name.")})
     existing = (
         await session.execute(
             select(CoalitionMember).where(
@@ -80,7 +81,7 @@ async def invite_org(
         )
     ).scalar_one_or_none()
     if existing is not None and existing.status != "declined":
-        raise InvalidInput({"org_name": "That organisation is already invited or a member."})
+        raise InvalidInput({"org_name": N_("That organisation is already invited or a member.")})
     assert org.id is not None
     member = existing or CoalitionMember(coalition_id=coalition_id, org_id=org.id, status="invited")
     member.status, member.invited_at, member.responded_at = "invited", datetime.now(UTC), None
@@ -97,7 +98,7 @@ async def respond(session: AsyncSession, actor: Actor, coalition_id: int, accept
     actor.require_owner()
     coalition, mine = await _membership(session, actor, coalition_id)
     if mine.status != "invited":
-        raise InvalidInput({"coalition": "There is no open invitation to answer."})
+        raise InvalidInput({"coalition": N_("There is no open invitation to answer.")})
     mine.status = "accepted" if accept else "declined"
     mine.responded_at = datetime.now(UTC)
     session.add(mine)

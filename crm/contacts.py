@@ -29,6 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from crm import audit
 from crm.accounts import Actor
 from crm.errors import InvalidInput, NotFound
+from crm.i18n import N_
 from crm.models import (
     Beat,
     Contact,
@@ -61,7 +62,7 @@ class RoleIn(Input):
     @model_validator(mode="after")
     def _dates_in_order(self) -> RoleIn:
         if self.started_on and self.ended_on and self.ended_on < self.started_on:
-            raise ValueError("The role cannot end before it starts.")
+            raise ValueError(N_("The role cannot end before it starts."))
         return self
 
 
@@ -78,6 +79,7 @@ class ContactIn(Input):
         default_factory=dict, max_length=10
     )
     salutation: Literal["m", "f", "neutral"] = "neutral"
+    vocative: Short = ""
     preferred_language: Language = "sq"
     languages: list[Language] = Field(default_factory=list, max_length=4)
     city: Short = ""
@@ -338,6 +340,7 @@ def detail_as_input(detail: ContactDetail) -> ContactIn:
         phones=c.phones,
         social=c.social,
         salutation=c.salutation,
+        vocative=c.vocative,
         preferred_language=c.preferred_language,
         languages=c.languages,
         city=c.city,
@@ -366,7 +369,7 @@ async def _check_references(
     links: dict[str, str] = {}
     normalised = [normalise_email(str(e)) for e in data.emails]
     if len(set(normalised)) != len(normalised):
-        errors["emails"] = "The same address is listed twice."
+        errors["emails"] = N_("The same address is listed twice.")
     if normalised:
         stmt = select(ContactEmail.contact_id, ContactEmail.email).where(
             ContactEmail.org_id == actor.org_id,
@@ -376,7 +379,9 @@ async def _check_references(
             stmt = stmt.where(ContactEmail.contact_id != contact_id)
         other = (await session.execute(stmt.limit(1))).first()
         if other is not None:
-            errors["emails"] = f"{other.email} already belongs to another contact."
+            errors["emails"] = N_(
+                "%(email)s already belongs to another contact.", email=other.email
+            )
             links["emails"] = f"/contacts/{other.contact_id}"
     outlet_ids = {r.outlet_id for r in data.roles}
     if outlet_ids:
@@ -384,7 +389,7 @@ async def _check_references(
             select(Outlet.id).where(Outlet.id.in_(outlet_ids), Outlet.org_id == actor.org_id)
         )
         if set(found.scalars()) != outlet_ids:
-            errors["roles"] = "Choose an outlet from your organisation's outlets."
+            errors["roles"] = N_("Choose an outlet from your organisation's outlets.")
     if data.beat_ids:
         found = await session.execute(
             select(Beat.id).where(
@@ -393,7 +398,7 @@ async def _check_references(
             )
         )
         if set(found.scalars()) != set(data.beat_ids):
-            errors["beat_ids"] = "Choose beats from the list."
+            errors["beat_ids"] = N_("Choose beats from the list.")
     if errors:
         raise InvalidInput(errors, links=links)
 
@@ -453,9 +458,9 @@ async def _write_children(
 
 
 _SCALARS = (
-    "given_name", "family_name", "phones", "social", "salutation", "preferred_language",
-    "languages", "city", "region", "notes", "legal_basis", "legal_source", "do_not_contact",
-    "do_not_contact_reason",
+    "given_name", "family_name", "phones", "social", "salutation", "vocative",
+    "preferred_language", "languages", "city", "region", "notes", "legal_basis", "legal_source",
+    "do_not_contact", "do_not_contact_reason",
 )  # fmt: skip
 
 

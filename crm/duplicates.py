@@ -33,6 +33,7 @@ from crm.contacts import (
     refresh_search_text,
 )
 from crm.errors import InvalidInput
+from crm.i18n import N_
 from crm.models import Contact, ContactEmail, ContactOutletRole, Interaction, Outlet
 from crm.search import fold
 
@@ -47,17 +48,17 @@ GENERIC_OUTLET_WORDS = {
     "televizija", "info", "net", "com", "org", "the", "i", "e", "te", "and", "dhe",
 }  # fmt: skip
 REASON_TEXT = {
-    "same_email": "same email %(email)s",
-    "same_name": "same name",
-    "similar_name": "similar names %(a)s ~ %(b)s",
-    "same_outlet": "same outlet %(a)s",
-    "similar_outlet": "outlet %(a)s ~ %(b)s",
-    "other_outlet": "different outlets (%(a)s, %(b)s)",
-    "no_outlet": "no outlet to compare",
+    "same_email": N_("same email %(email)s"),
+    "same_name": N_("same name"),
+    "similar_name": N_("similar names %(a)s ~ %(b)s"),
+    "same_outlet": N_("same outlet %(a)s"),
+    "similar_outlet": N_("outlet %(a)s ~ %(b)s"),
+    "other_outlet": N_("different outlets (%(a)s, %(b)s)"),
+    "no_outlet": N_("no outlet to compare"),
 }
 MERGE_FIELDS = (
-    "given_name", "family_name", "salutation", "preferred_language", "city", "region",
-    "legal_basis",
+    "given_name", "family_name", "salutation", "vocative", "preferred_language", "city",
+    "region", "legal_basis",
 )  # fmt: skip
 # Choosing the legal basis takes its whole record: where it came from, when and by whom.
 LEGAL_RECORD = ("legal_basis", "legal_source", "legal_captured_at", "legal_captured_by_id")
@@ -528,9 +529,9 @@ def _checked_choices(keep: Contact, other: Contact, choices: dict[str, str]) -> 
     errors = {}
     for name, choice in choices.items():
         if name not in MERGE_FIELDS:
-            errors[f"choices.{name}"] = "This field cannot be chosen; it is combined."
+            errors[f"choices.{name}"] = N_("This field cannot be chosen; it is combined.")
         elif choice not in ("keep", "other"):
-            errors[f"choices.{name}"] = "Choose “keep” or “other”."
+            errors[f"choices.{name}"] = N_("Choose “keep” or “other”.")
     if errors:
         raise InvalidInput(errors)
     return default_choices(keep, other) | choices
@@ -554,7 +555,7 @@ def _combine_notes(keep: Contact, other: Contact) -> str:
         parts.append(other.notes.strip())
     for network, handle in other.social.items():
         if network in keep.social and keep.social[network] != handle:
-            parts.append(f"Also on {network}: {handle}")
+            parts.append(N_("Also on %(network)s: %(handle)s", network=network, handle=handle))
     return "\n\n".join(parts)
 
 
@@ -658,7 +659,7 @@ async def merge_contacts(
     contact is deleted. One transaction: on any failure both stay as they were."""
     actor.require_write()
     if keep_id == other_id:
-        raise InvalidInput({"other_id": "Choose two different contacts to merge."})
+        raise InvalidInput({"other_id": N_("Choose two different contacts to merge.")})
     keep = await get_contact(session, actor, keep_id)
     other = await get_contact(session, actor, other_id)
     chosen = _checked_choices(keep, other, choices)
@@ -673,7 +674,8 @@ async def merge_contacts(
         session.add(
             Interaction(
                 org_id=actor.org_id, contact_id=keep_id, kind="merge",
-                occurred_at=datetime.now(UTC), summary=f"Merged with {other_name}"[:300],
+                occurred_at=datetime.now(UTC),
+                summary=N_("Merged with %(name)s", name=other_name)[:300],
                 author_id=actor.user_id,
             )
         )  # fmt: skip
@@ -713,7 +715,7 @@ async def merge_preview(
     session: AsyncSession, actor: Actor, keep_id: int, other_id: int
 ) -> MergePreview:
     if keep_id == other_id:
-        raise InvalidInput({"other": "Choose two different contacts to compare."})
+        raise InvalidInput({"other": N_("Choose two different contacts to compare.")})
     keep = await contact_detail(session, actor, keep_id)
     other = await contact_detail(session, actor, other_id)
     moving = await session.execute(

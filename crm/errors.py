@@ -29,3 +29,10 @@ class InvalidInput(DomainError):
         self.errors = errors
         # Optional link per field (e.g. to the existing contact that already has an email).
         self.links = links or {}
+
+
+def message_of(exc: BaseException) -> str:
+    """The message an exception was raised with: a marked `crm.i18n.Message` keeps its
+    msgid and parameters for translation, where `str(exc)` gives plain English text."""
+    message = exc.args[0] if len(exc.args) == 1 else None
+    return message if isinstance(message, str) else str(exc)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 from crm.exports import FORMULA_START
+from crm.i18n import N_
 from crm.search import PartFolds, fold, normalise_email
 
 # Most addresses are plain ASCII; those are checked with this pattern, the rest (and anything
@@ -93,7 +94,14 @@ def check_email(value: str) -> str:
     try:
         return validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise Rejected("emails", f"“{value[:80]}” is not a valid email address: {exc}") from None
+        raise Rejected(
+            "emails",
+            N_(
+                "“%(address)s” is not a valid email address: %(reason)s",
+                address=value[:80],
+                reason=str(exc),
+            ),
+        ) from None
 
 
 def split_name(full: str) -> tuple[str, str]:
@@ -153,7 +161,7 @@ def build(
     if not given and family:
         given, family = family, ""
     if not given:
-        raise Rejected("given_name", "The row has no name.")
+        raise Rejected("given_name", N_("The row has no name."))
     city, region, title = _one(values, "city"), _one(values, "region"), _one(values, "title")
     for key, text in (
         ("given_name", given),
@@ -163,7 +171,7 @@ def build(
         ("title", title),
     ):
         if len(text) > LIMITS[key]:
-            raise Rejected(key, f"Longer than {LIMITS[key]} characters.")
+            raise Rejected(key, N_("Longer than %(n)s characters.", n=LIMITS[key]))
     emails: list[str] = []
     normalised: list[str] = []
     for cell in values.get("emails", ()):
@@ -174,13 +182,15 @@ def build(
                 emails.append(address)
                 normalised.append(norm)
     if len(emails) > 10:
-        raise Rejected("emails", "More than 10 email addresses.")
+        raise Rejected("emails", N_("More than 10 email addresses."))
     phones: list[str] = []
     for cell in values.get("phones", ()):
         for phone in split(cell):
             phone = phone.strip()
             if len(phone) > 40:
-                raise Rejected("phones", f"“{phone[:40]}…” is too long for a phone number.")
+                raise Rejected(
+                    "phones", N_("“%(phone)s…” is too long for a phone number.", phone=phone[:40])
+                )
             if len(phone) >= 3 and phone not in phones:
                 phones.append(phone)
     outlets = [o for cell in values.get("outlet", ()) for o in split(cell) if o.strip()]
@@ -191,7 +201,7 @@ def build(
     cells = values.get("tags")
     tags = _unique(t.strip().lower() for c in cells for t in split(c)) if cells else []
     if any(len(t) > 60 for t in tags):
-        raise Rejected("tags", "A tag is longer than 60 characters.")
+        raise Rejected("tags", N_("A tag is longer than 60 characters."))
     # Languages Beatbook does not write in (Outlook's "French", say) are left out, not refused.
     languages: list[str] = []
     if cells := values.get("languages"):

@@ -32,8 +32,9 @@ from crm import audit, bulk, jobs, privacy
 from crm.accounts import Actor
 from crm.contacts import refresh_search_text
 from crm.duplicates import Candidate, likely_matches
-from crm.errors import InvalidInput, NotFound
+from crm.errors import InvalidInput, NotFound, message_of
 from crm.exports import safe_cell
+from crm.i18n import N_
 from crm.import_rows import Rejected, RowContact, build
 from crm.models import (
     ON_DUPLICATE,
@@ -75,8 +76,8 @@ Record = tuple[int, dict[str, list[str]]]
 # The columns an import writes, in the order of the tuples it builds (the tables' other
 # columns are left to their defaults).
 CONTACT_COLUMNS = (
-    "org_id", "given_name", "family_name", "salutation", "preferred_language", "languages",
-    "phones", "social", "city", "region", "notes", "legal_basis", "legal_source",
+    "org_id", "given_name", "family_name", "salutation", "vocative", "preferred_language",
+    "languages", "phones", "social", "city", "region", "notes", "legal_basis", "legal_source",
     "legal_captured_at", "legal_captured_by_id", "do_not_contact", "do_not_contact_reason",
     "search_text", "sort_key", "created_at", "updated_at",
 )  # fmt: skip
@@ -152,14 +153,15 @@ def open_source(
 ) -> Source:
     """The file opened for import; InvalidInput with a clear sentence when it cannot be."""
     if not data.strip():
-        raise InvalidInput({"file": "The file is empty."})
+        raise InvalidInput({"file": N_("The file is empty.")})
     try:
         if filename.lower().endswith((".vcf", ".vcard")):
             total = sum(1 for _ in parse_vcards(data))
             if total > settings.import_max_rows:
                 raise InvalidInput(
-                    {"file": f"The file holds {total:,} cards; at most "
-                     f"{settings.import_max_rows:,} are imported at once."}
+                    {"file": N_("The file holds %(total)s cards; at most %(limit)s are "
+                                "imported at once.",
+                                total=f"{total:,}", limit=f"{settings.import_max_rows:,}")}
                 )  # fmt: skip
             return Source("vcf", "", "", [], total, _cards=lambda: parse_vcards(data))
         table = open_table(
@@ -170,7 +172,7 @@ def open_source(
             max_rows=settings.import_max_rows,
         )
     except (UnreadableFile, UnreadableCards) as exc:
-        raise InvalidInput({"file": str(exc)}) from None
+        raise InvalidInput({"file": message_of(exc)}) from None
     total = table.row_count
     return Source(
         table.file_format, table.encoding, table.delimiter, table.headers, total, table.rows
@@ -200,8 +202,10 @@ async def upload(
     filename = (filename or "upload.csv").replace("\\", "/").rsplit("/", 1)[-1][:255]
     if len(data) > settings.import_max_bytes:
         raise InvalidInput(
-            {"file": f"The file is {len(data) / 1e6:.1f} MB; at most "
-             f"{settings.import_max_bytes / 1e6:.0f} MB can be imported at once."}
+            {"file": N_("The file is %(size)s MB; at most %(limit)s MB can be imported "
+                        "at once.",
+                        size=f"{len(data) / 1e6:.1f}",
+                        limit=f"{settings.import_max_bytes / 1e6:.0f}")}
         )  # fmt: skip
     # Reading a big workbook takes seconds: not on the event loop.
     source = await asyncio.to_thread(
@@ -246,7 +250,7 @@ async def open_batch(session: AsyncSession, settings: Settings, batch: ImportBat
     """The batch's stored file, opened as it was read at upload (encoding, delimiter)."""
     stored = await session.get(ImportFile, batch.id)
     if stored is None:
-        raise InvalidInput({"file": "The file of this import is no longer kept."})
+        raise InvalidInput({"file": N_("The file of this import is no longer kept.")})
     return await asyncio.to_thread(
         open_source,
         stored.content,
@@ -273,22 +277,24 @@ async def save_settings(
     _check_idle(batch)
     errors: dict[str, str] = {}
     if on_duplicate not in ON_DUPLICATE:
-        errors["on_duplicate"] = "Choose update, skip or create."
+        errors["on_duplicate"] = N_("Choose update, skip or create.")
     mapping = {i: f for i, f in mapping.items() if f}
     unknown = sorted({f for f in mapping.values() if f not in FIELDS})
     if unknown:
-        errors["mapping"] = f"Unknown field: {unknown[0]}."
+        errors["mapping"] = N_("Unknown field: %(field)s.", field=unknown[0])
     twice = sorted(
         f
         for f in set(mapping.values())
         if f not in MULTI_FIELDS and list(mapping.values()).count(f) > 1
     )
     if twice:
-        errors["mapping"] = f"Only one column can be “{FIELDS.get(twice[0], twice[0])}”."
+        errors["mapping"] = N_(
+            "Only one column can be “%(field)s”.", field=FIELDS.get(twice[0], twice[0])
+        )
     if batch.file_format != "vcf" and not {"full_name", "given_name", "family_name"} & set(
         mapping.values()
     ):
-        errors["mapping"] = "Choose the column that holds the names."
+        errors["mapping"] = N_("Choose the column that holds the names.")
     if errors:
         raise InvalidInput(errors)
     if encoding and encoding != batch.encoding and batch.file_format == "csv":
@@ -299,7 +305,9 @@ async def save_settings(
                 stored.content, batch.filename, settings=settings, encoding=encoding
             )
         except (LookupError, UnicodeDecodeError):
-            raise InvalidInput({"encoding": f"The file cannot be read as {encoding}."}) from None
+            raise InvalidInput(
+                {"encoding": N_("The file cannot be read as %(encoding)s.", encoding=encoding)}
+            ) from None
         batch.encoding, batch.total_rows = source.encoding, source.total_rows
     batch.mapping = {str(i): f for i, f in sorted(mapping.items())}
     batch.on_duplicate = on_duplicate
@@ -312,9 +320,9 @@ async def save_settings(
 def _check_idle(batch: ImportBatch) -> None:
     """Settings change and jobs start only while nothing runs on the batch."""
     if batch.status != "uploaded":
-        raise InvalidInput({"file": "This import has already run."})
+        raise InvalidInput({"file": N_("This import has already run.")})
     if (batch.counts.get("dry_run") or {}).get("status") in ("queued", "running"):
-        raise InvalidInput({"file": "The file is being checked; wait until the check is done."})
+        raise InvalidInput({"file": N_("The file is being checked; wait until the check is done.")})
 
 
 async def start(session: AsyncSession, actor: Actor, batch_id: int, *, dry_run: bool) -> Job:
@@ -465,10 +473,11 @@ class _Run:
                 next((e for e in c.normalised if e in suppressed), None) if suppressed else None
             )
             if blocked is not None:
-                reason = SUPPRESSED_REASONS.get(suppressed[blocked], "is suppressed")
+                reason = SUPPRESSED_REASONS.get(suppressed[blocked], N_("is suppressed"))
                 outcomes.append(
                     Outcome(c.row_number, "skipped", "emails",
-                            f"{blocked} {reason}; it is not added again.")
+                            N_("%(address)s %(reason)s; it is not added again.",
+                               address=blocked, reason=reason))
                 )  # fmt: skip
                 continue
             target, why = self._duplicate_of(c, existing, same_name)
@@ -508,16 +517,18 @@ class _Run:
     ) -> tuple[RowContact | int | None, str]:
         for e in c.normalised:
             if e in self.by_email:
-                return self.by_email[e], f"Same email ({e}) as an earlier row of this file."
+                return self.by_email[e], N_(
+                    "Same email (%(email)s) as an earlier row of this file.", email=e
+                )
             if e in existing:
-                return existing[e], f"Same email ({e}) as an existing contact."
+                return existing[e], N_("Same email (%(email)s) as an existing contact.", email=e)
         if not c.emails:
             key = f"{c.sort_key}|{fold(c.outlet)}"
             earlier = self.by_name.get(key)
             if earlier is not None:
-                return earlier[2], "Same name and outlet as an earlier row, and no email."
+                return earlier[2], N_("Same name and outlet as an earlier row, and no email.")
             if c.row_number in same_name:
-                return same_name[c.row_number], "Same name and outlet as an existing contact."
+                return same_name[c.row_number], N_("Same name and outlet as an existing contact.")
         return None, ""
 
     def _remember(self, c: RowContact) -> None:
@@ -612,12 +623,13 @@ class _Run:
             match = matches.get(o.row_number)
             if match is not None:
                 o.flagged, o.similar_contact_id = True, match.contact_id
-                o.field, o.reason = "name", f"Looks like an existing contact: {match.reason}."[:300]
+                reason = N_("Looks like an existing contact: %(reasons)s.", reasons=match.reason)
+                o.field, o.reason = "name", reason[:300]
                 continue
             earlier = self.by_name.get(o.contact.sort_key)
             if earlier is not None and earlier[0] != o.row_number:
                 o.flagged, o.field = True, "name"
-                o.reason = f"Same name as row {earlier[0]} of this file."
+                o.reason = N_("Same name as row %(row)s of this file.", row=earlier[0])
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -665,13 +677,13 @@ class _Run:
         if not contacts:
             return
         org_id, now, user_id = self.org_id, self.now, self.batch.user_id
-        source = f"Imported from {self.batch.filename}"[:300]
+        source = N_("Imported from %(file)s", file=self.batch.filename)[:300]
         key = self.folds.search_key
         values = [
-            (org_id, c.given_name, c.family_name, c.salutation or "neutral",
+            (org_id, c.given_name, c.family_name, c.salutation or "neutral", "",
              c.preferred_language or (c.languages or ["sq"])[0], c.languages, c.phones,
              c.social, c.city, c.region, c.notes, "legitimate_interest", source, now, user_id,
-             c.do_not_contact, "Marked in the imported file" if c.do_not_contact else "",
+             c.do_not_contact, N_("Marked in the imported file") if c.do_not_contact else "",
              key(c.given_name, c.family_name, *c.emails, c.city, c.outlet)[:2000], c.sort_key,
              now, now)
             for c in contacts
@@ -688,7 +700,7 @@ class _Run:
         tags: list[tuple[Any, ...]] = []
         timeline: list[tuple[Any, ...]] = []
         org_id, now, user_id = self.org_id, self.now, self.batch.user_id
-        summary = f"Imported from {self.batch.filename}, row "
+        filename = self.batch.filename
         for c in contacts:
             cid = c.contact_id
             for pos, (email, norm) in enumerate(zip(c.emails, c.normalised, strict=True)):
@@ -702,8 +714,9 @@ class _Run:
             for tag in c.tags:
                 tags.append((cid, tag, org_id))
             timeline.append(
-                (org_id, cid, "import", "none", now, f"{summary}{c.row_number}"[:300], "",
-                 user_id, now)
+                (org_id, cid, "import", "none", now,
+                 N_("Imported from %(file)s, row %(row)s", file=filename, row=c.row_number)[:300],
+                 "", user_id, now)
             )  # fmt: skip
         for table, columns, rows in (
             (ContactEmail, EMAIL_COLUMNS, emails),
@@ -735,7 +748,7 @@ class _Run:
             contact.notes = f"{contact.notes}\n\n{c.notes}".strip()
         if c.do_not_contact and not contact.do_not_contact:
             contact.do_not_contact = True
-            contact.do_not_contact_reason = "Marked in an imported file"
+            contact.do_not_contact_reason = N_("Marked in an imported file")
         contact.updated_at = self.now
         cid = contact.id
         have = set(
@@ -790,7 +803,8 @@ class _Run:
         self.session.add(
             Interaction(org_id=self.org_id, contact_id=cid, kind="import", direction="none",
                         occurred_at=self.now, author_id=self.batch.user_id,
-                        summary=f"Updated from {self.batch.filename}, row {c.row_number}"[:300])
+                        summary=N_("Updated from %(file)s, row %(row)s",
+                                   file=self.batch.filename, row=c.row_number)[:300])
         )  # fmt: skip
         await self.session.flush()
         await refresh_search_text(self.session, contact)
@@ -814,11 +828,11 @@ class _Run:
 
 
 SUPPRESSED_REASONS = {
-    "erased": "belonged to a contact erased at their request",
-    "unsubscribed": "unsubscribed",
-    "objected": "objected to being contacted",
-    "hard_bounce": "bounced permanently",
-    "complaint": "reported our mail as spam",
+    "erased": N_("belonged to a contact erased at their request"),
+    "unsubscribed": N_("unsubscribed"),
+    "objected": N_("objected to being contacted"),
+    "hard_bounce": N_("bounced permanently"),
+    "complaint": N_("reported our mail as spam"),
 }
 
 

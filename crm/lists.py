@@ -12,6 +12,7 @@ from crm import audit
 from crm.accounts import Actor
 from crm.contacts import ContactFilter, get_contact, matching_ids
 from crm.errors import InvalidInput, NotFound
+from crm.i18n import N_
 from crm.models import Contact, ContactList, ListMember
 from crm.models.base import Input
 
@@ -30,7 +31,9 @@ class ListIn(Input):
 def clean_filter(raw: dict[str, Any]) -> dict[str, Any]:
     unknown = set(raw) - set(FILTER_KEYS)
     if unknown:
-        raise InvalidInput({"filter": f"Unknown filter: {', '.join(sorted(unknown))}."})
+        raise InvalidInput(
+            {"filter": N_("Unknown filter: %(names)s.", names=", ".join(sorted(unknown)))}
+        )
     try:
         f = ContactFilter(**{k: v for k, v in raw.items() if v not in (None, "")})
         for key in ("beat_id", "outlet_id"):
@@ -46,7 +49,7 @@ def clean_filter(raw: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(getattr(f, key), str) or len(getattr(f, key)) > 200:
                 raise ValueError(key)
     except (TypeError, ValueError) as exc:
-        raise InvalidInput({"filter": "That filter is not valid."}) from exc
+        raise InvalidInput({"filter": N_("That filter is not valid.")}) from exc
     return f.as_dict()
 
 
@@ -110,7 +113,7 @@ async def update_list(
     actor.require_write()
     lst = await get_list(session, actor, list_id)
     if data.kind != lst.kind:
-        raise InvalidInput({"kind": "A list keeps its kind; make a new list instead."})
+        raise InvalidInput({"kind": N_("A list keeps its kind; make a new list instead.")})
     lst.name, lst.description = data.name, data.description
     if lst.kind == "smart":
         lst.filter = clean_filter(data.filter)
@@ -141,7 +144,7 @@ async def add_members(
     actor.require_write()
     lst = await get_list(session, actor, list_id)
     if lst.kind != "static":
-        raise InvalidInput({"list": "A smart list's members come from its filter."})
+        raise InvalidInput({"list": N_("A smart list's members come from its filter.")})
     wanted = set(contact_ids)
     if not wanted:
         return 0

@@ -14,6 +14,7 @@ from crm import audit
 from crm.accounts import Actor
 from crm.contacts import refresh_search_text
 from crm.errors import InvalidInput, NotFound
+from crm.i18n import N_
 from crm.models import Contact, ContactOutletRole, Outlet
 from crm.models.base import Input
 from crm.search import fold, like_pattern, query_terms, search_key
@@ -40,7 +41,7 @@ class OutletIn(Input):
             value = "https://" + value
         scheme, _, rest = value.partition("://")
         if scheme.lower() not in ("http", "https") or not rest or " " in rest:
-            raise ValueError("Enter a web address like https://www.outlet.example.")
+            raise ValueError(N_("Enter a web address like https://www.outlet.example."))
         return value
 
 
@@ -97,7 +98,7 @@ async def _check_name(
     if outlet_id is not None:
         stmt = stmt.where(Outlet.id != outlet_id)
     if (await session.execute(stmt)).first() is not None:
-        raise InvalidInput({"name": "An outlet with that name already exists."})
+        raise InvalidInput({"name": N_("An outlet with that name already exists.")})
 
 
 def _apply(outlet: Outlet, data: OutletIn) -> None:
@@ -151,7 +152,11 @@ async def delete_outlet(session: AsyncSession, actor: Actor, outlet_id: int) -> 
     people = await journalists(session, actor, outlet_id, current_only=False)
     if people:
         raise InvalidInput(
-            {"outlet": f"{len(people)} contacts have roles at this outlet; move them first."}
+            {
+                "outlet": N_(
+                    "%(n)s contacts have roles at this outlet; move them first.", n=len(people)
+                )
+            }
         )
     audit.record(
         session, org_id=actor.org_id, user_id=actor.user_id, action="delete",

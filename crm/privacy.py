@@ -27,6 +27,7 @@ from crm import audit, jobs
 from crm.accounts import Actor, token_hash
 from crm.contacts import contact_detail, get_contact
 from crm.errors import Conflict, DomainError, InvalidInput, NotFound
+from crm.i18n import N_
 from crm.models import (
     SUPPRESSION_REASONS,
     AuditEntry,
@@ -51,7 +52,7 @@ from crm.settings import Settings
 REQUEST_DAYS = 7  # how long a confirmation link works
 REQUESTS_PER_DAY = 3  # unconfirmed requests per address and organisation
 UNCONFIRMED_PER_HOUR = 30  # unconfirmed requests per organisation
-ERASED_REASON = "Details removed when the contact was erased."
+ERASED_REASON = N_("Details removed when the contact was erased.")
 _SAFE_AUDIT_KEYS = ("fields", "kind")  # names of things, never a person's data
 
 
@@ -92,7 +93,13 @@ async def suppress(
     """Record that an address must never be mailed again; a second call changes nothing (the
     first reason stays). Safe against a concurrent insert of the same address."""
     if reason not in SUPPRESSION_REASONS:
-        raise InvalidInput({"reason": f"Reason must be one of {', '.join(SUPPRESSION_REASONS)}."})
+        raise InvalidInput(
+            {
+                "reason": N_(
+                    "Reason must be one of %(reasons)s.", reasons=", ".join(SUPPRESSION_REASONS)
+                )
+            }
+        )
     values = {
         "org_id": org_id,
         "address_hash": address_hash(settings, email),
@@ -230,6 +237,7 @@ async def export_contact_data(session: AsyncSession, actor: Actor, contact_id: i
             "given_name": c.given_name,
             "family_name": c.family_name,
             "salutation": c.salutation,
+            "vocative": c.vocative,
             "preferred_language": c.preferred_language,
             "languages": c.languages,
             "city": c.city,
@@ -505,8 +513,11 @@ async def public_org(session: AsyncSession, org_id: int) -> Organisation:
     return org
 
 
-async def create_request(session: AsyncSession, org_id: int, data: DataRequestIn) -> DataRequest:
-    """Store a journalist's request and queue the confirmation email.
+async def create_request(
+    session: AsyncSession, org_id: int, data: DataRequestIn, *, language: str = "en"
+) -> DataRequest:
+    """Store a journalist's request and queue the confirmation email, which speaks
+    `language` (the page's).
 
     Known and unknown addresses are treated alike, so the answer tells nobody whether an
     organisation holds data about an address."""
@@ -548,6 +559,7 @@ async def create_request(session: AsyncSession, org_id: int, data: DataRequestIn
         kind=data.kind,
         email=email,
         message=data.message,
+        language=language,
         token_hash=token_hash(secrets.token_urlsafe(32)),
     )
     session.add(req)
@@ -636,7 +648,9 @@ async def get_request(session: AsyncSession, actor: Actor, request_id: int) -> D
 
 def _require_open(req: DataRequest) -> None:
     if req.status != "confirmed" or not req.email:
-        raise Conflict("This request is not waiting for you: it is unconfirmed, or already closed.")
+        raise Conflict(
+            N_("This request is not waiting for you: it is unconfirmed, or already closed.")
+        )
 
 
 def _close(req: DataRequest, user_id: int | None, status: str, outcome: str) -> None:
@@ -678,15 +692,16 @@ async def fulfil_request(
             await _erase(session, actor, settings, await get_contact(session, actor, cid))
         await suppress(session, settings, actor.org_id, req.email, "erased")
         count = len(matches[req.email])
-        _close(req, actor.user_id, "fulfilled", f"Erased {count} contact(s); address suppressed.")
+        outcome = N_("Erased %(count)s contact(s); address suppressed.", count=count)
+        _close(req, actor.user_id, "fulfilled", outcome)
     elif method == "email":
         await jobs.enqueue(session, "privacy.send_copy", {"request_id": req.id}, org_id=req.org_id)
         req.fulfilled_by_id = actor.user_id
-        req.outcome = "Copy queued to be emailed."
+        req.outcome = N_("Copy queued to be emailed.")
     elif method == "done":
-        _close(req, actor.user_id, "fulfilled", "Copy given by the organisation.")
+        _close(req, actor.user_id, "fulfilled", N_("Copy given by the organisation."))
     else:
-        raise InvalidInput({"method": "Choose how to send the copy."})
+        raise InvalidInput({"method": N_("Choose how to send the copy.")})
     session.add(req)
     audit.record(
         session, org_id=actor.org_id, user_id=actor.user_id, action="fulfil",
@@ -697,7 +712,7 @@ async def fulfil_request(
 
 def copy_sent(req: DataRequest) -> None:
     """The emailed copy has left: the request is fulfilled (the caller commits)."""
-    _close(req, req.fulfilled_by_id, "fulfilled", "Copy emailed to the confirmed address.")
+    _close(req, req.fulfilled_by_id, "fulfilled", N_("Copy emailed to the confirmed address."))
 
 
 async def decline_request(
@@ -708,9 +723,9 @@ async def decline_request(
     _require_open(req)
     reason = reason.strip()
     if not reason:
-        raise InvalidInput({"reason": "Say why the request is declined."})
+        raise InvalidInput({"reason": N_("Say why the request is declined.")})
     if len(reason) > 300:
-        raise InvalidInput({"reason": "Use at most 300 characters."})
+        raise InvalidInput({"reason": N_("Use at most 300 characters.")})
     _close(req, actor.user_id, "declined", reason)
     session.add(req)
     audit.record(

@@ -29,44 +29,45 @@ from pathlib import PurePath
 import openpyxl
 from charset_normalizer import from_bytes
 
+from crm.i18n import N_
 from crm.search import fold
 
 FIELDS: dict[str, str] = {
-    "full_name": "Full name",
-    "given_name": "Given name",
-    "family_name": "Family name",
-    "emails": "Email",
-    "phones": "Phone",
-    "outlet": "Outlet",
-    "title": "Job title",
-    "beats": "Beats",
-    "tags": "Tags",
-    "preferred_language": "Preferred language",
-    "languages": "Languages",
-    "city": "City",
-    "region": "Region",
-    "notes": "Notes",
-    "salutation": "Salutation",
-    "x": "X (Twitter)",
-    "linkedin": "LinkedIn",
-    "facebook": "Facebook",
-    "instagram": "Instagram",
-    "mastodon": "Mastodon",
-    "do_not_contact": "Do not contact",
+    "full_name": N_("Full name"),
+    "given_name": N_("Given name"),
+    "family_name": N_("Family name"),
+    "emails": N_("Email"),
+    "phones": N_("Phone"),
+    "outlet": N_("Outlet"),
+    "title": N_("Job title"),
+    "beats": N_("Beats"),
+    "tags": N_("Tags"),
+    "preferred_language": N_("Preferred language"),
+    "languages": N_("Languages"),
+    "city": N_("City"),
+    "region": N_("Region"),
+    "notes": N_("Notes"),
+    "salutation": N_("Salutation"),
+    "x": N_("X (Twitter)"),
+    "linkedin": N_("LinkedIn"),
+    "facebook": N_("Facebook"),
+    "instagram": N_("Instagram"),
+    "mastodon": N_("Mastodon"),
+    "do_not_contact": N_("Do not contact"),
 }
 MULTI_FIELDS: frozenset[str] = frozenset(
     {"emails", "phones", "tags", "beats", "notes", "languages"}
 )
 # What the upload form offers when detection got it wrong ("" = detect).
 ENCODINGS: dict[str, str] = {
-    "utf-8": "UTF-8",
-    "utf-16": "UTF-16 (Excel “Unicode text”)",
-    "windows-1250": "Windows-1250 (Albanian, Serbian Latin, Central European)",
-    "windows-1252": "Windows-1252 (Western European)",
-    "iso-8859-2": "ISO-8859-2 (Latin-2)",
-    "windows-1251": "Windows-1251 (Cyrillic)",
+    "utf-8": N_("UTF-8"),
+    "utf-16": N_("UTF-16 (Excel “Unicode text”)"),
+    "windows-1250": N_("Windows-1250 (Albanian, Serbian Latin, Central European)"),
+    "windows-1252": N_("Windows-1252 (Western European)"),
+    "iso-8859-2": N_("ISO-8859-2 (Latin-2)"),
+    "windows-1251": N_("Windows-1251 (Cyrillic)"),
 }
-DELIMITERS: dict[str, str] = {",": "Comma", ";": "Semicolon", "\t": "Tab"}
+DELIMITERS: dict[str, str] = {",": N_("Comma"), ";": N_("Semicolon"), "\t": N_("Tab")}
 
 _CSV_EXTENSIONS = {".csv", ".txt", ".tsv", ".tab", ""}
 _XLSX_EXTENSIONS = {".xlsx", ".xlsm", ".xltx", ".xltm"}
@@ -127,8 +128,12 @@ class Table:
             yield from enumerate(reader, start=1)
         except csv.Error as exc:
             raise UnreadableFile(
-                f"The file could not be read past line {reader.line_num}: {exc}. "
-                "Check that the line is complete and its quotes are balanced.",
+                N_(
+                    "The file could not be read past line %(line)s: %(error)s. "
+                    "Check that the line is complete and its quotes are balanced.",
+                    line=reader.line_num,
+                    error=str(exc),
+                ),
                 "csv",
             ) from None
 
@@ -145,7 +150,7 @@ def open_table(
     """Open an uploaded CSV or .xlsx file; raise UnreadableFile with the reason if it cannot be
     read. A header row without data is not an error: it gives a Table with no rows."""
     if not data.strip(b"\x00 \t\r\n\xef\xbb\xbf\xfe\xff"):
-        raise UnreadableFile("The file is empty.", "empty")
+        raise UnreadableFile(N_("The file is empty."), "empty")
     if _file_kind(data, filename) == "xlsx":
         text = _xlsx_as_csv(data, max_rows, max_columns)
         table = Table("xlsx", "", "", _lines=lambda: iter(io.StringIO(text, newline="")))
@@ -160,26 +165,41 @@ def open_table(
 
 def _file_kind(data: bytes, filename: str) -> str:
     ext = PurePath(filename or "").suffix.lower()
-    save_as = "Open it in Excel or LibreOffice and save it as .xlsx or CSV, then upload that."
     if data.startswith(_OLE2):
         raise UnreadableFile(
-            "This is an old Excel (.xls) or a password-protected workbook, which Beatbook cannot "
-            f"read. {save_as}",
+            N_(
+                "This is an old Excel (.xls) or a password-protected workbook, which Beatbook "
+                "cannot read. Open it in Excel or LibreOffice and save it as .xlsx or CSV, then "
+                "upload that."
+            ),
             "xls",
         )
     if ext in (".xls", ".xlsb", ".ods", ".numbers", ".odt"):
-        raise UnreadableFile(f"Beatbook cannot read {ext} files. {save_as}", "xls")
+        raise UnreadableFile(
+            N_(
+                "Beatbook cannot read %(ext)s files. Open it in Excel or LibreOffice and save it "
+                "as .xlsx or CSV, then upload that.",
+                ext=ext,
+            ),
+            "xls",
+        )
     if data.startswith(b"PK\x03\x04") and (ext in _XLSX_EXTENSIONS or _is_workbook(data)):
         return "xlsx"  # an .xlsx renamed to .csv is read all the same
     if ext in _XLSX_EXTENSIONS:
         raise UnreadableFile(
-            "This .xlsx file is damaged or is not an Excel workbook: open it in Excel and save "
-            "it again, or save it as CSV.",
+            N_(
+                "This .xlsx file is damaged or is not an Excel workbook: open it in Excel and "
+                "save it again, or save it as CSV."
+            ),
             "damaged",
         )
     if ext not in _CSV_EXTENSIONS:
         raise UnreadableFile(
-            f"Beatbook reads CSV (.csv, .txt) and Excel (.xlsx) files, not {ext} files.", "format"
+            N_(
+                "Beatbook reads CSV (.csv, .txt) and Excel (.xlsx) files, not %(ext)s files.",
+                ext=ext,
+            ),
+            "format",
         )
     if data.startswith((b"PK\x03\x04", *_BINARY_MAGIC)):
         raise _binary()
@@ -196,8 +216,10 @@ def _is_workbook(data: bytes) -> bool:
 
 def _binary() -> UnreadableFile:
     return UnreadableFile(
-        "This file is not a spreadsheet: it holds binary data (an image, a PDF or a Word "
-        "document renamed to .csv?). Export the list as CSV or .xlsx and upload that.",
+        N_(
+            "This file is not a spreadsheet: it holds binary data (an image, a PDF or a Word "
+            "document renamed to .csv?). Export the list as CSV or .xlsx and upload that."
+        ),
         "binary",
     )
 
@@ -242,7 +264,7 @@ def _given_encoding(name: str) -> str:
             raise LookupError(name)
         codecs.getincrementaldecoder(codec.name)(errors="replace").decode(b"a,b", final=True)
     except (LookupError, UnicodeError, ValueError):
-        message = f"“{name[:40]}” is not an encoding Beatbook knows."
+        message = N_("“%(name)s” is not an encoding Beatbook knows.", name=name[:40])
         raise UnreadableFile(message, "encoding") from None
     return _DISPLAY_NAMES.get(codec.name, codec.name)
 
@@ -250,7 +272,7 @@ def _given_encoding(name: str) -> str:
 def _given_delimiter(value: str) -> str:
     value = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}.get(value.lower(), value)
     if len(value) != 1 or value in '"\r\n' or value.isalnum():
-        raise UnreadableFile("Choose comma, semicolon or tab as the separator.", "csv")
+        raise UnreadableFile(N_("Choose comma, semicolon or tab as the separator."), "csv")
     return value
 
 
@@ -433,8 +455,10 @@ def _xlsx_as_csv(data: bytes, max_rows: int, max_columns: int) -> str:
 
 def _damaged_xlsx() -> UnreadableFile:
     return UnreadableFile(
-        "This Excel file is damaged or incomplete (was the upload cut short?). Open it in "
-        "Excel and save it again, or save it as CSV.",
+        N_(
+            "This Excel file is damaged or incomplete (was the upload cut short?). Open it in "
+            "Excel and save it again, or save it as CSV."
+        ),
         "damaged",
     )
 
@@ -493,7 +517,7 @@ def _scan(table: Table, max_rows: int, max_columns: int) -> None:
             used = max(used, _filled_width(cells))
         _check_limits(count, used, max_rows, max_columns)
     if not header_row:
-        raise UnreadableFile("The file is empty.", "empty")
+        raise UnreadableFile(N_("The file is empty."), "empty")
     table.headers = headers + [""] * (used - len(headers))
     table.row_count = count
     table._header_row = header_row
@@ -509,14 +533,21 @@ def _filled_width(cells: list[str]) -> int:
 def _check_limits(rows: int, columns: int, max_rows: int, max_columns: int) -> None:
     if columns > max_columns:
         raise UnreadableFile(
-            f"The file has {columns:,} columns; Beatbook reads at most {max_columns:,}. Delete "
-            "the columns you do not need and upload it again.",
+            N_(
+                "The file has %(columns)s columns; Beatbook reads at most %(limit)s. Delete "
+                "the columns you do not need and upload it again.",
+                columns=f"{columns:,}",
+                limit=f"{max_columns:,}",
+            ),
             "columns",
         )
     if rows > max_rows:
         raise UnreadableFile(
-            f"The file has more than {max_rows:,} rows; Beatbook imports at most {max_rows:,} "
-            "at a time. Split it into smaller files.",
+            N_(
+                "The file has more than %(limit)s rows; Beatbook imports at most %(limit)s "
+                "at a time. Split it into smaller files.",
+                limit=f"{max_rows:,}",
+            ),
             "rows",
         )
 

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 from charset_normalizer import from_bytes
 from vobject.base import ParseError, getLogicalLines, textLineToContentLine
 
+from crm.i18n import N_
+
 VERSIONS = ("3.0", "4.0")
 SOCIAL_KEYS = ("x", "linkedin", "facebook", "instagram", "mastodon")
 # What address books call each network (X-SOCIALPROFILE TYPE, IMPP service, X-ABLabel).
@@ -72,30 +74,30 @@ def parse_vcards(data: bytes) -> Iterator[tuple[int, dict[str, list[str]]]]:
     read gives `{"_error": [reason]}` in place of its record."""
     text = _decode(data)
     if not re.search(r"^[ \t]*BEGIN[ \t]*:[ \t]*VCARD[ \t]*\r?$", text, re.I | re.M):
-        raise UnreadableCards("This file holds no vCard: no line says BEGIN:VCARD.")
+        raise UnreadableCards(N_("This file holds no vCard: no line says BEGIN:VCARD."))
     return _records(text)
 
 
 def _decode(data: bytes) -> str:
     """The file's text: UTF-8 (with or without BOM), UTF-16 with BOM, or a detected charset."""
     if not data.strip():
-        raise UnreadableCards("The file is empty.")
+        raise UnreadableCards(N_("The file is empty."))
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError:
             raise UnreadableCards(
-                "This file is not a vCard file: it cannot be read as text."
+                N_("This file is not a vCard file: it cannot be read as text.")
             ) from None
     if b"\x00" in data:
-        raise UnreadableCards("This file is not a vCard file: it holds binary data.")
+        raise UnreadableCards(N_("This file is not a vCard file: it holds binary data."))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
     best = from_bytes(data).best()
     if best is None:
-        raise UnreadableCards("This file is not a vCard file: it cannot be read as text.")
+        raise UnreadableCards(N_("This file is not a vCard file: it cannot be read as text."))
     return str(best)
 
 
@@ -124,22 +126,26 @@ def _split_cards(text: str) -> Iterator[tuple[int, str | None]]:
 def _records(text: str) -> Iterator[tuple[int, dict[str, list[str]]]]:
     for number, (start, card) in enumerate(_split_cards(text), start=1):
         if card is None:
-            reason = f"The card that starts on line {start} is cut off: it has no END:VCARD."
+            reason = N_(
+                "The card that starts on line %(line)s is cut off: it has no END:VCARD.",
+                line=start,
+            )
             yield number, {"_error": [reason]}
             continue
         try:
             yield number, _record(_props(card, start))
         except Exception as exc:  # vobject raises TypeError too, on odd parameters
-            yield number, {"_error": [f"This card could not be read: {_reason(exc)}"]}
+            reason = N_("This card could not be read: %(reason)s", reason=_reason(exc))
+            yield number, {"_error": [reason]}
 
 
 def _reason(exc: Exception) -> str:
     if isinstance(exc, ParseError) and exc.lineNumber:
-        return f"line {exc.lineNumber} of the file is not a vCard property."
+        return N_("line %(line)s of the file is not a vCard property.", line=exc.lineNumber)
     if isinstance(exc, LookupError):
-        return "it names a character set that does not exist."
+        return N_("it names a character set that does not exist.")
     if isinstance(exc, UnicodeDecodeError):
-        return "its text is not in the character set it names."
+        return N_("its text is not in the character set it names.")
     message = str(exc).strip().replace("\r", " ").replace("\n", " ")
     return (message or type(exc).__name__)[:200]
 

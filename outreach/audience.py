@@ -11,8 +11,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm import serbian
 from crm.accounts import Actor
 from crm.contacts import ContactFilter, matching_ids
+from crm.errors import message_of
+from crm.i18n import N_
 from crm.import_rows import Rejected, check_email
 from crm.models import (
     Beat,
@@ -29,20 +32,20 @@ from crm.privacy import suppressed
 from crm.search import normalise_email
 from crm.settings import Settings
 from outreach import merge, wording
-from outreach.campaigns import audience_of, personal_lines, usable_lists
+from outreach.campaigns import audience_of, personal_lines, pick_language, usable_lists
 
 # Why a recipient is left out; the page words each one.
 REASONS = {
-    "do_not_contact": "marked do-not-contact",
-    "unsubscribed": "unsubscribed",
-    "hard_bounce": "address bounced for good",
-    "complaint": "reported a message as spam",
-    "objected": "objected to being contacted",
-    "erased": "asked for their data to be erased",
-    "no_email": "no valid email address",
-    "already_sent": "already in this campaign",
-    "duplicate": "same address as another recipient",
-    "render": "the message would fail",
+    "do_not_contact": N_("marked do-not-contact"),
+    "unsubscribed": N_("unsubscribed"),
+    "hard_bounce": N_("address bounced for good"),
+    "complaint": N_("reported a message as spam"),
+    "objected": N_("objected to being contacted"),
+    "erased": N_("asked for their data to be erased"),
+    "no_email": N_("no valid email address"),
+    "already_sent": N_("already in this campaign"),
+    "duplicate": N_("same address as another recipient"),
+    "render": N_("the message would fail"),
 }
 STEP = 1000  # bounded IN lists
 
@@ -73,7 +76,9 @@ class Excluded:
 
     @property
     def why(self) -> str:
-        return REASONS[self.reason] + (f": {self.detail}" if self.detail else "")
+        if not self.detail:
+            return REASONS[self.reason]
+        return N_("%(reason)s: %(detail)s", reason=REASONS[self.reason], detail=self.detail)
 
 
 @dataclass
@@ -211,13 +216,14 @@ async def _blocked_elsewhere(
     return blocked
 
 
-def _contact_recipient(org: Organisation, person: dict[str, Any]) -> Recipient:
+def _contact_recipient(org: Organisation, person: dict[str, Any], language: str) -> Recipient:
+    """`language` is the one the contact's message is written in: names follow its script."""
     c: Contact = person["contact"]
-    language = c.preferred_language
     fields = {
-        "first_name": c.given_name,
-        "last_name": c.family_name,
-        "salutation": wording.salutation(language, c.salutation, c.given_name),
+        "first_name": serbian.to_script(c.given_name, language),
+        "last_name": serbian.to_script(c.family_name, language),
+        "salutation": wording.salutation(language, c.salutation, c.given_name, c.vocative),
+        "vocative": wording.vocative(language, c.salutation, c.given_name, c.vocative),
         "outlet": person["outlet"],
         "beat": person["beat"],
     }
@@ -229,7 +235,9 @@ def _contact_recipient(org: Organisation, person: dict[str, Any]) -> Recipient:
     )  # fmt: skip
 
 
-async def _desks(session: AsyncSession, campaign: Campaign, org: Organisation) -> list[Recipient]:
+async def _desks(
+    session: AsyncSession, campaign: Campaign, org: Organisation, available: set[str]
+) -> list[Recipient]:
     ids = audience_of(campaign).outlets
     if not ids:
         return []
@@ -238,7 +246,8 @@ async def _desks(session: AsyncSession, campaign: Campaign, org: Organisation) -
     )
     desks = []
     for outlet in rows.scalars():
-        language = outlet.languages[0] if outlet.languages else campaign.default_language
+        wanted = outlet.languages[0] if outlet.languages else campaign.default_language
+        language = pick_language(available, wanted, campaign.default_language)
         fields = {
             "first_name": "", "last_name": "", "outlet": outlet.name, "beat": "",
             "salutation": wording.desk_salutation(language),
@@ -288,10 +297,11 @@ async def plan(
                     )  # fmt: skip
                 )
                 continue
-            recipient = _contact_recipient(holder, person)
-            recipient.personal_line = lines.get(c.id or 0, "")
+            language = pick_language(compiled, c.preferred_language, campaign.default_language)
+            recipient = _contact_recipient(holder, person, language)
+            recipient.personal_line = serbian.to_script(lines.get(c.id or 0, ""), language)
             candidates.append(recipient)
-    candidates += await _desks(session, campaign, org)
+    candidates += await _desks(session, campaign, org, set(compiled))
     cosigners = sorted(by_org) if campaign.coalition_id else [campaign.org_id]
     await _screen(session, settings, campaign, compiled, candidates, result, cosigners)
     counts = await _pitch_counts(session, [r.contact_id for r in result.recipients if r.contact_id])
@@ -344,7 +354,7 @@ async def _screen(
                     {**campaign.custom_fields, **r.fields}, personal_line=r.personal_line
                 )
             except merge.RenderError as exc:
-                reason, detail = "render", str(exc)
+                reason, detail = "render", message_of(exc)
         if reason:
             result.excluded.append(
                 Excluded(r.name, r.address, reason, detail, r.contact_id, r.outlet_id, r.org_id)
@@ -362,7 +372,8 @@ def as_seen_by(plan: Plan, org_id: int, partners: dict[int, str]) -> Plan:
         return holder != org_id  # unknown holders too: when in doubt, it is not yours
 
     def masked_name(holder: int | None) -> str:
-        return f"a contact of {partners.get(holder or 0, 'a partner')}"
+        partner = partners.get(holder or 0, N_("a partner"))
+        return N_("a contact of %(partner)s", partner=partner)
 
     return Plan(
         recipients=[

@@ -23,6 +23,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
+from crm.i18n import N_
 from crm.settings import Settings
 from outreach.compose import Composer, Outgoing
 
@@ -230,7 +231,7 @@ def _build(
         try:
             built.append(composer.build(row, allow_8bit=allow_8bit))
         except Exception as exc:  # noqa: BLE001 (this row cannot be made; others can)
-            built.append(f"The message cannot be made: {exc}")
+            built.append(N_("The message cannot be made: %(error)s", error=str(exc)))
     return built
 
 

@@ -11,9 +11,10 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import audit, coalitions
+from crm import audit, coalitions, serbian
 from crm.accounts import Actor
 from crm.errors import Conflict, InvalidInput, NotFound
+from crm.i18n import N_
 from crm.models import (
     Campaign,
     CampaignAttachment,
@@ -78,7 +79,7 @@ class CampaignIn(Input):
     @model_validator(mode="after")
     def _consistent(self) -> CampaignIn:
         if self.scheduled_at and self.deadline_at and self.deadline_at <= self.scheduled_at:
-            raise ValueError("The send deadline must come after the scheduled time.")
+            raise ValueError(N_("The send deadline must come after the scheduled time."))
         for name in self.custom_fields:
             merge.check_custom_field_name(name)
         return self
@@ -98,7 +99,7 @@ async def _check_references(session: AsyncSession, actor: Actor, data: CampaignI
         try:
             await coalitions.require_member(session, actor, data.coalition_id)
         except NotFound as exc:
-            raise InvalidInput({"coalition_id": "Choose one of your coalitions."}) from exc
+            raise InvalidInput({"coalition_id": N_("Choose one of your coalitions.")}) from exc
     if data.sender_id is not None:
         sender = await session.get(SenderIdentity, data.sender_id)
         own = (
@@ -110,16 +111,16 @@ async def _check_references(session: AsyncSession, actor: Actor, data: CampaignI
             sender is not None and data.coalition_id and sender.coalition_id == data.coalition_id
         )
         if not (own or joint):
-            raise InvalidInput({"sender_id": "Choose one of your organisation's senders."})
-    for model, ids, name in (
-        (Contact, data.audience.contacts, "contacts"),
-        (Outlet, data.audience.outlets, "outlets"),
+            raise InvalidInput({"sender_id": N_("Choose one of your organisation's senders.")})
+    for model, ids, name, missing in (
+        (Contact, data.audience.contacts, "contacts", N_("Some of those contacts do not exist.")),
+        (Outlet, data.audience.outlets, "outlets", N_("Some of those outlets do not exist.")),
     ):
         if ids and not await _all_own(session, model, ids, actor.org_id):
-            raise InvalidInput({f"audience.{name}": f"Some of those {name} do not exist."})
+            raise InvalidInput({f"audience.{name}": missing})
     usable = await usable_lists(session, actor.org_id, data.coalition_id, data.audience.lists)
     if len(usable) != len(set(data.audience.lists)):
-        raise InvalidInput({"audience.lists": "Some of those lists do not exist."})
+        raise InvalidInput({"audience.lists": N_("Some of those lists do not exist.")})
 
 
 async def _all_own(session: AsyncSession, model: Any, ids: list[int], org_id: int) -> bool:
@@ -147,11 +148,20 @@ async def usable_lists(
     return dict(rows.all())  # type: ignore[arg-type]
 
 
+def pick_language(available: set[str] | dict[str, Any], wanted: str, default: str) -> str:
+    """The recipient's language where the campaign has it (Serbian in either script, once
+    compiled), else the campaign's default."""
+    return wanted if wanted in available else default
+
+
 def compile_variants(
     campaign: Campaign, variants: dict[str, CampaignVariant]
 ) -> dict[str, merge.CompiledVariant]:
     """Every language's subject and body, checked and compiled; raises TemplateError with
-    the field of the language at fault."""
+    the field of the language at fault.
+
+    Serbian written in one script also reaches readers of the other: a campaign with only
+    sr-Latn gets an sr-Cyrl variant transliterated from it, and the reverse."""
     compiled: dict[str, merge.CompiledVariant] = {}
     errors: dict[str, str] = {}
     for language, variant in variants.items():
@@ -166,6 +176,15 @@ def compile_variants(
             errors.update({f"variants.{language}.{k}": v for k, v in exc.errors.items()})
     if errors:
         raise InvalidInput(errors)
+    for written, other in (("sr-Latn", "sr-Cyrl"), ("sr-Cyrl", "sr-Latn")):
+        if written in variants and other not in variants:
+            source = variants[written]
+            compiled[other] = merge.compile_variant(
+                subject=serbian.to_script(source.subject, other),
+                body=serbian.to_script(source.body, other),
+                embargo=serbian.to_script(campaign.embargo, other),
+                custom_fields=campaign.custom_fields,
+            )
     return compiled
 
 
@@ -173,12 +192,12 @@ def _check_variants(data: CampaignIn) -> None:
     written = {lang: v for lang, v in data.variants.items() if v.subject or v.body}
     if data.default_language not in written:
         raise InvalidInput(
-            {"default_language": "Write the campaign in its default language first."}
+            {"default_language": N_("Write the campaign in its default language first.")}
         )
     for lang, v in written.items():
         if not v.subject or not v.body:
-            raise InvalidInput({f"variants.{lang}.subject": "Give each language a subject and "
-                                "a body, or leave both empty."})  # fmt: skip
+            raise InvalidInput({f"variants.{lang}.subject": N_("Give each language a subject "
+                                "and a body, or leave both empty.")})  # fmt: skip
 
 
 async def _save(session: AsyncSession, campaign: Campaign, data: CampaignIn) -> None:
@@ -219,7 +238,7 @@ async def create_campaign(session: AsyncSession, actor: Actor, data: CampaignIn)
 
 def require_draft(campaign: Campaign) -> None:
     if campaign.status != "draft":
-        raise Conflict("This campaign has been launched; it can no longer be edited.")
+        raise Conflict(N_("This campaign has been launched; it can no longer be edited."))
 
 
 async def update_campaign(
@@ -332,7 +351,7 @@ async def add_attachment(
     require_draft(campaign)
     content_type = content_type.split(";")[0].strip().lower()
     if content_type not in ATTACHMENT_TYPES or not _looks_like(content_type, content):
-        raise InvalidInput({"file": "Attach a PDF or an image (JPEG, PNG, GIF, WebP)."})
+        raise InvalidInput({"file": N_("Attach a PDF or an image (JPEG, PNG, GIF, WebP).")})
     used = await session.execute(
         select(func.coalesce(func.sum(CampaignAttachment.size), 0)).where(
             CampaignAttachment.campaign_id == campaign_id
@@ -340,7 +359,9 @@ async def add_attachment(
     )
     if int(used.scalar_one()) + len(content) > settings.attachment_max_bytes:
         limit_mb = settings.attachment_max_bytes / 1024 / 1024
-        raise InvalidInput({"file": f"Attachments may total at most {limit_mb:.0f} MB."})
+        raise InvalidInput(
+            {"file": N_("Attachments may total at most %(mb)s MB.", mb=f"{limit_mb:.0f}")}
+        )
     name = "".join(ch for ch in filename.replace("\\", "/").rsplit("/", 1)[-1] if ch >= " ")
     name = name.strip()[:200] or f"attachment{ATTACHMENT_TYPES[content_type]}"
     attachment = CampaignAttachment(
@@ -395,7 +416,7 @@ async def set_personal_line(
     await get_contact(session, actor, contact_id)
     text = text.strip()
     if len(text) > 1000:
-        raise InvalidInput({"personal_line": "Keep the personal line under 1,000 characters."})
+        raise InvalidInput({"personal_line": N_("Keep the personal line under 1,000 characters.")})
     await session.execute(
         delete(PersonalLine).where(
             PersonalLine.campaign_id == campaign_id, PersonalLine.contact_id == contact_id

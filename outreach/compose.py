@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.models import Campaign, CampaignAttachment, CampaignVariant, Organisation, SenderIdentity
 from crm.settings import Settings
 from outreach import merge, mime, wording
-from outreach.campaigns import compile_variants
+from outreach.campaigns import compile_variants, pick_language
 from outreach.privacy_mail import request_url
 from outreach.senders import SmtpAccount, account_of, dkim_key_of
 
@@ -42,11 +42,6 @@ class Outgoing:
     attempts: int = 1
     org_id: int = 0
     contact_id: int | None = None
-
-
-def pick_language(available: set[str] | dict[str, Any], wanted: str, default: str) -> str:
-    """The recipient's language where the campaign has it, else the campaign's default."""
-    return wanted if wanted in available else default
 
 
 def reply_secret(settings: Settings) -> bytes:
@@ -140,8 +135,9 @@ class Composer:
         if made is None:
             leave, data = wording.footer_labels(language)
             esc = html.escape
-            text_end = f"{data}: {self.data_url}\n"
-            html_end = f'">{esc(leave)}</a> · <a href="{esc(self.data_url)}">{esc(data)}</a></p>'
+            url = f"{self.data_url}?lang={language}"  # the page opens in the mail's language
+            text_end = f"{data}: {url}\n"
+            html_end = f'">{esc(leave)}</a> · <a href="{esc(url)}">{esc(data)}</a></p>'
             made = self._footers[language] = (leave, data, text_end, html_end)
         return made
 

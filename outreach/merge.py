@@ -34,10 +34,11 @@ from jinja2.utils import missing
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from crm.errors import InvalidInput
+from crm.errors import InvalidInput, message_of
+from crm.i18n import N_
 from outreach import plaintext
 
-STANDARD_FIELDS = ("first_name", "last_name", "salutation", "outlet", "beat")
+STANDARD_FIELDS = ("first_name", "last_name", "salutation", "vocative", "outlet", "beat")
 PERSONAL_LINE = "personal_line"
 ALLOWED_FILTERS = ("upper", "lower", "title", "capitalize", "default", "d", "trim")
 
@@ -84,7 +85,9 @@ class _MissingField(StrictUndefined):
         name = self._undefined_name
         if name is None or self._undefined_obj is not missing:  # e.g. the sandbox refusing
             raise RenderError(None, self._undefined_message)
-        raise RenderError(name, f"No value for {name}: the template uses it without a default")
+        raise RenderError(
+            name, N_("No value for %(name)s: the template uses it without a default", name=name)
+        )
 
     __iter__ = __str__ = __len__ = __contains__ = _fail_with_undefined_error  # type: ignore[assignment]
     __eq__ = Undefined.__eq__  # type: ignore[assignment]
@@ -117,21 +120,21 @@ _sanitise = functools.partial(
 # --- checking the Jinja AST ----------------------------------------------------------------
 
 _FORBIDDEN: dict[type[nodes.Node], str] = {
-    nodes.For: "for loops are not allowed",
-    nodes.Macro: "macros are not allowed",
-    nodes.CallBlock: "{% call %} blocks are not allowed",
-    nodes.Assign: "{% set %} is not allowed",
-    nodes.AssignBlock: "{% set %} is not allowed",
-    nodes.Include: "{% include %} is not allowed",
-    nodes.Import: "{% import %} is not allowed",
-    nodes.FromImport: "{% import %} is not allowed",
-    nodes.Extends: "{% extends %} is not allowed",
-    nodes.Block: "{% block %} is not allowed",
-    nodes.FilterBlock: "{% filter %} blocks are not allowed",
-    nodes.Getattr: "attribute access (a.b) is not allowed",
-    nodes.Getitem: "item access (a['b']) is not allowed",
-    nodes.Call: "calling functions or methods is not allowed",
-    nodes.Test: "tests (`is …`) are not allowed; write {% if field %}",
+    nodes.For: N_("for loops are not allowed"),
+    nodes.Macro: N_("macros are not allowed"),
+    nodes.CallBlock: N_("%(tag)s blocks are not allowed", tag="{% call %}"),
+    nodes.Assign: N_("%(tag)s is not allowed", tag="{% set %}"),
+    nodes.AssignBlock: N_("%(tag)s is not allowed", tag="{% set %}"),
+    nodes.Include: N_("%(tag)s is not allowed", tag="{% include %}"),
+    nodes.Import: N_("%(tag)s is not allowed", tag="{% import %}"),
+    nodes.FromImport: N_("%(tag)s is not allowed", tag="{% import %}"),
+    nodes.Extends: N_("%(tag)s is not allowed", tag="{% extends %}"),
+    nodes.Block: N_("%(tag)s is not allowed", tag="{% block %}"),
+    nodes.FilterBlock: N_("%(tag)s blocks are not allowed", tag="{% filter %}"),
+    nodes.Getattr: N_("attribute access (a.b) is not allowed"),
+    nodes.Getitem: N_("item access (a['b']) is not allowed"),
+    nodes.Call: N_("calling functions or methods is not allowed"),
+    nodes.Test: N_("tests (`is …`) are not allowed; write %(example)s", example="{% if field %}"),
 }
 _ALLOWED_NODES = tuple(
     getattr(nodes, name)
@@ -147,24 +150,43 @@ def _check_ast(tree: nodes.Template, known: frozenset[str]) -> frozenset[str]:
         node = stack.pop()
         if isinstance(node, nodes.Name):
             if node.name.startswith("_"):
-                raise ValueError(f"names starting with _ are not allowed ({node.name})")
+                raise ValueError(
+                    N_("names starting with _ are not allowed (%(name)s)", name=node.name)
+                )
             if node.name not in known:
-                raise ValueError(f"unknown field {node.name!r}; known: {', '.join(sorted(known))}")
+                raise ValueError(
+                    N_(
+                        "unknown field %(name)s; known: %(known)s",
+                        name=repr(node.name),
+                        known=", ".join(sorted(known)),
+                    )
+                )
             used.add(node.name)
         elif isinstance(node, nodes.Filter):
             if node.name not in ALLOWED_FILTERS:
                 allowed = ", ".join(ALLOWED_FILTERS)
-                raise ValueError(f"filter {node.name!r} is not allowed; allowed: {allowed}")
+                raise ValueError(
+                    N_(
+                        "filter %(name)s is not allowed; allowed: %(allowed)s",
+                        name=repr(node.name),
+                        allowed=allowed,
+                    )
+                )
             if node.dyn_args or node.dyn_kwargs:
-                raise ValueError("filter arguments must be plain values")
+                raise ValueError(N_("filter arguments must be plain values"))
         elif isinstance(node, nodes.CondExpr) and node.expr2 is None:
-            raise ValueError("an inline if needs an else: {{ a if b else c }}")
+            raise ValueError(N_("an inline if needs an else: {{ a if b else c }}"))
         elif isinstance(node, nodes.Compare):
             if any(op.op not in ("eq", "ne") for op in node.ops):
-                raise ValueError("only == and != comparisons are allowed")
+                raise ValueError(N_("only == and != comparisons are allowed"))
         elif not isinstance(node, _ALLOWED_NODES):
-            what = f"this expression ({type(node).__name__}) is not allowed"
-            raise ValueError(_FORBIDDEN.get(type(node)) or f"{what}; use fields and if/else")
+            raise ValueError(
+                _FORBIDDEN.get(type(node))
+                or N_(
+                    "this expression (%(node)s) is not allowed; use fields and if/else",
+                    node=type(node).__name__,
+                )
+            )
         stack.extend(node.iter_child_nodes())
     return frozenset(used)
 
@@ -176,16 +198,21 @@ def _parse(
     try:
         return _check_ast(env.parse(source), known)
     except TemplateSyntaxError as exc:
-        raise ValueError(f"line {exc.lineno}: {exc.message}") from exc
+        raise ValueError(
+            N_("line %(line)s: %(error)s", line=exc.lineno, error=exc.message)
+        ) from exc
 
 
 def check_custom_field_name(name: str) -> None:
     """A custom field is a lower-case identifier that does not shadow a field or Jinja word."""
     if not _FIELD_NAME.fullmatch(name):
-        message = "use a-z, 0-9 and _, starting with a letter, at most 40 characters"
-        raise InvalidInput({"custom_field": f"{name!r}: {message}"})
+        message = N_(
+            "%(name)s: use a-z, 0-9 and _, starting with a letter, at most 40 characters",
+            name=repr(name),
+        )
+        raise InvalidInput({"custom_field": message})
     if name in STANDARD_FIELDS or name == PERSONAL_LINE or name in _RESERVED:
-        raise InvalidInput({"custom_field": f"{name!r} is a reserved name"})
+        raise InvalidInput({"custom_field": N_("%(name)s is a reserved name", name=repr(name))})
 
 
 # --- carrying Jinja through Markdown and nh3 ----------------------------------------------
@@ -217,7 +244,9 @@ class _Placeholders:
         if tag.startswith("{#"):
             return ""
         if tag.startswith("{%") and _keyword(tag) not in ("if", "elif", "else", "endif"):
-            raise ValueError(f"{{% {_keyword(tag)} %}} is not allowed; use if/elif/else")
+            raise ValueError(
+                N_("%(tag)s is not allowed; use if/elif/else", tag=f"{{% {_keyword(tag)} %}}")
+            )
         self.tags.append(tag)
         return f"jx{nonce}{len(self.tags) - 1}xj"
 
@@ -239,15 +268,20 @@ class _Placeholders:
     def check(self, html: str) -> None:
         """Every tag survived exactly once, and each if-branch keeps the HTML well-formed."""
         if sorted(int(i) for i in self.pattern.findall(html)) != list(range(len(self.tags))):
-            raise ValueError("a merge field sits where the formatting drops it (e.g. an image)")
+            raise ValueError(N_("a merge field sits where the formatting drops it (e.g. an image)"))
         depth, previous_end = 0, 0
         for match in self.pattern.finditer(html):
             tag = self.tags[int(match[1])]
             if not tag.startswith("{%"):
                 continue
             if depth and not _keeps_html_whole(html[previous_end : match.start()]):
-                message = "an {% if %} must wrap whole paragraphs or text inside one paragraph"
-                raise ValueError(f"{message}: {tag}")
+                raise ValueError(
+                    N_(
+                        "an {%% if %%} must wrap whole paragraphs or text inside one "
+                        "paragraph: %(tag)s",
+                        tag=tag,
+                    )
+                )
             depth += {"if": 1, "endif": -1}.get(_keyword(tag), 0)
             previous_end = match.end()
 
@@ -313,7 +347,7 @@ def compile_variant(
     errors: dict[str, str] = {}
     embargo = " ".join(embargo.split())
     if len(embargo) > MAX_EMBARGO_CHARS:
-        errors["embargo"] = f"at most {MAX_EMBARGO_CHARS} characters"
+        errors["embargo"] = N_("at most %(n)s characters", n=MAX_EMBARGO_CHARS)
     # Both parts are compiled even when one fails, so the officer sees every problem at once.
     head = main = None
     try:
@@ -335,14 +369,16 @@ def compile_variant(
 
 def _sized(source: str, limit: int) -> str:
     if not source.strip():
-        raise ValueError("required")
+        raise ValueError(N_("required"))
     if len(source) > limit:
-        raise ValueError(f"at most {limit:,} characters")
+        raise ValueError(N_("at most %(n)s characters", n=f"{limit:,}"))
     return source
 
 
 def _problem(exc: Exception) -> str:
-    return "the template is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+    if isinstance(exc, RecursionError):
+        return N_("the template is nested too deeply")
+    return message_of(exc)
 
 
 # --- rendering ----------------------------------------------------------------------------
@@ -401,11 +437,16 @@ class CompiledVariant:
 
 def _check_value(name: str, value: object) -> str:
     if not isinstance(value, str):
-        raise RenderError(name, f"{name} must be text, not {type(value).__name__}")
+        raise RenderError(
+            name, N_("%(name)s must be text, not %(type)s", name=name, type=type(value).__name__)
+        )
     if _CUT in value:
-        raise RenderError(name, f"{name} holds a NUL character")
+        raise RenderError(name, N_("%(name)s holds a NUL character", name=name))
     if len(value) > MAX_VALUE_CHARS:
-        raise RenderError(name, f"{name} is longer than {MAX_VALUE_CHARS:,} characters")
+        raise RenderError(
+            name,
+            N_("%(name)s is longer than %(n)s characters", name=name, n=f"{MAX_VALUE_CHARS:,}"),
+        )
     return value
 
 
@@ -418,7 +459,9 @@ def _run(template: Template, context: dict[str, Any], deadline: float) -> str:
     except TemplateRuntimeError as exc:  # the sandbox refusing, should the AST check miss
         raise RenderError(None, str(exc)) from exc
     if len(out) > MAX_RENDERED_CHARS:
-        raise RenderError(None, f"The message would exceed {MAX_RENDERED_CHARS:,} chars")
+        raise RenderError(
+            None, N_("The message would exceed %(n)s chars", n=f"{MAX_RENDERED_CHARS:,}")
+        )
     if time.perf_counter() > deadline:
-        raise RenderError(None, "Rendering the message took too long")
+        raise RenderError(None, N_("Rendering the message took too long"))
     return out

@@ -16,9 +16,10 @@ from crm import audit, jobs
 from crm.accounts import Actor
 from crm.bulk import insert_rows
 from crm.errors import Conflict, InvalidInput, NotFound
+from crm.i18n import N_
 from crm.models import Campaign, CampaignVariant, Delivery, Job, Organisation, SenderIdentity
 from crm.settings import Settings
-from outreach import audience, mime
+from outreach import audience, merge, mime
 from outreach.campaigns import (
     compile_variants,
     get_campaign,
@@ -42,7 +43,7 @@ async def compiled_for(session: AsyncSession, campaign: Campaign) -> dict:
     )
     variants = {v.language: v for v in rows.scalars()}
     if campaign.default_language not in variants:
-        raise InvalidInput({"default_language": "Write the campaign in its default language."})
+        raise InvalidInput({"default_language": N_("Write the campaign in its default language.")})
     return compile_variants(campaign, variants)
 
 
@@ -88,7 +89,7 @@ async def launch(
     require_draft(campaign)
     now = datetime.now(UTC)
     if campaign.deadline_at and campaign.deadline_at <= now:
-        raise InvalidInput({"deadline_at": "The send deadline has passed; set a later one."})
+        raise InvalidInput({"deadline_at": N_("The send deadline has passed; set a later one.")})
     later = campaign.scheduled_at is not None and campaign.scheduled_at > now
     status = "scheduled" if later else "sending"
     plan = await audience.plan(session, settings, campaign, await compiled_for(session, campaign))
@@ -103,14 +104,17 @@ async def launch(
     )
     if claimed.rowcount != 1:  # a second click: the first launched it
         await session.rollback()
-        raise Conflict("This campaign has already been launched.")
+        raise Conflict(N_("This campaign has already been launched."))
     problem: InvalidInput | Conflict | None = None
     if not plan.recipients:
-        problem = InvalidInput({"audience": "Nobody would receive this campaign."})
+        problem = InvalidInput({"audience": N_("Nobody would receive this campaign.")})
     elif expected is not None and expected != len(plan.recipients):
         problem = Conflict(
-            f"The audience changed since you checked it: it is now {len(plan.recipients)} "
-            "recipients. Check it again before launching."
+            N_(
+                "The audience changed since you checked it: it is now %(n)s recipients. "
+                "Check it again before launching.",
+                n=len(plan.recipients),
+            )
         )
     if problem is not None:
         await session.rollback()
@@ -206,7 +210,7 @@ async def preview_recipient(
         raise NotFound("recipient")
     if own:
         return own[0]
-    fields = {k: f"[{k}]" for k in ("first_name", "last_name", "salutation", "outlet", "beat")}
+    fields = {k: f"[{k}]" for k in merge.STANDARD_FIELDS}
     return audience.Recipient(campaign.org_id, "", "", "", campaign.default_language, fields)
 
 
@@ -226,7 +230,13 @@ async def change_state(
     await session.refresh(campaign)  # the worker may have moved it on
     before, after = _MOVES[action]
     if campaign.status not in before:
-        raise Conflict(f"A {campaign.status} campaign cannot be asked to {action}.")
+        raise Conflict(
+            N_(
+                "A %(status)s campaign cannot be asked to %(action)s.",
+                status=campaign.status,
+                action=action,
+            )
+        )
     now = datetime.now(UTC)
     values: dict[str, Any] = {"status": after, "updated_at": now}
     if action == "resume":
@@ -243,7 +253,7 @@ async def change_state(
     )
     if moved.rowcount != 1:
         await session.rollback()
-        raise Conflict("The campaign changed meanwhile; look at it again.")
+        raise Conflict(N_("The campaign changed meanwhile; look at it again."))
     if action == "cancel":
         await session.execute(
             update(Delivery)
@@ -251,7 +261,7 @@ async def change_state(
                 Delivery.campaign_id == campaign_id,
                 Delivery.status.in_(("queued", "deferred")),
             )
-            .values(status="cancelled", last_error="Campaign cancelled.")
+            .values(status="cancelled", last_error=N_("Campaign cancelled."))
         )
     audit.record(
         session, org_id=actor.org_id, user_id=actor.user_id, action=action,

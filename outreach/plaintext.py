@@ -7,6 +7,8 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
+from crm.i18n import N_
+
 
 class TextWriter(HTMLParser):
     """Readable text from the sanitised HTML: paragraphs, "- " lists, links as "text (url)"."""
@@ -29,7 +31,7 @@ class TextWriter(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if any(self.marker.search(value or "") for _, value in attrs):
-            raise ValueError("merge fields cannot be used inside a link address or title")
+            raise ValueError(N_("merge fields cannot be used inside a link address or title"))
         if tag in self._BLOCKS or (tag in ("ul", "ol") and not self.lists):
             self._break(2)
         if tag == "hr":

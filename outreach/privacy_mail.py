@@ -1,7 +1,8 @@
 """The mail of data requests: the confirmation link, and the copy of a journalist's data.
 
 Importing this module registers the job handlers `privacy.confirm` and `privacy.send_copy`.
-The texts are plain English for now (outreach does not import the web layer's translations).
+Both speak the language of the page the journalist asked on (English where no catalogue
+has the words).
 """
 
 from __future__ import annotations
@@ -10,18 +11,20 @@ import json
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import jobs, privacy
+from crm import i18n, jobs, privacy
 from crm.accounts import Actor
+from crm.i18n import N_
 from crm.models import DataRequest, Job, Organisation
 from crm.settings import Settings
 from outreach.mail import new_message, send_mail
 
 WHAT = {
-    "copy": "a copy of the data it holds about you",
-    "erasure": "the erasure of the data it holds about you",
+    "copy": N_("a copy of the data it holds about you"),
+    "erasure": N_("the erasure of the data it holds about you"),
 }
 
-CONFIRM_TEXT = """\
+CONFIRM_SUBJECT = N_("Confirm your request to {org}")
+CONFIRM_TEXT = N_("""\
 Hello,
 
 Someone, we hope you, asked {org} for {what}, for this address: {email}.
@@ -34,9 +37,10 @@ To confirm the request, open this link within {days} days and press the button:
 If you did not ask for this, ignore this message and nothing will happen.
 
 {org}
-"""
+""")
 
-COPY_TEXT = """\
+COPY_SUBJECT = N_("Your data held by {org}")
+COPY_TEXT = N_("""\
 Hello,
 
 As you asked, attached is a copy of everything {org} holds about {email}, as a JSON file
@@ -47,7 +51,7 @@ As you asked, attached is a copy of everything {org} holds about {email}, as a J
 If you have questions, reply to this message.
 
 {org}
-"""
+""")
 
 
 def request_url(settings: Settings, org_id: int) -> str:
@@ -72,14 +76,15 @@ async def send_confirmation(session: AsyncSession, job: Job, settings: Settings)
     token = privacy.issue_token(req)
     session.add(req)
     await session.commit()
-    text = CONFIRM_TEXT.format(
+    t = i18n.translations(req.language)
+    text = t.gettext(CONFIRM_TEXT).format(
         org=org,
-        what=WHAT.get(req.kind, req.kind),
+        what=t.gettext(WHAT.get(req.kind, req.kind)),
         email=req.email,
         days=privacy.REQUEST_DAYS,
-        link=f"{settings.base_url}/privacy/confirm/{token}",
+        link=f"{settings.base_url}/privacy/confirm/{token}?lang={req.language}",
     )
-    subject = f"Confirm your request to {org}"
+    subject = t.gettext(CONFIRM_SUBJECT).format(org=org)
     await send_mail(settings, new_message(settings, to=req.email, subject=subject, text=text))
 
 
@@ -93,16 +98,18 @@ async def send_copy(session: AsyncSession, job: Job, settings: Settings) -> None
     data = await privacy.request_copy(session, actor, req)
     org = await _org_name(session, req.org_id)
     count = len(data["contacts"])
+    t = i18n.translations(req.language)
     summary = (
-        f"It covers {count} contact record(s)."
+        t.ngettext("It covers %(num)s contact record.", "It covers %(num)s contact records.", count)
+        % {"num": count}
         if count
-        else "We hold no contact record with this address."
+        else t.gettext("We hold no contact record with this address.")
     )
     message = new_message(
         settings,
         to=req.email,
-        subject=f"Your data held by {org}",
-        text=COPY_TEXT.format(org=org, email=req.email, summary=summary),
+        subject=t.gettext(COPY_SUBJECT).format(org=org),
+        text=t.gettext(COPY_TEXT).format(org=org, email=req.email, summary=summary),
     )
     body = json.dumps(data, ensure_ascii=False, indent=2).encode()
     message.add_attachment(body, maintype="application", subtype="json", filename="your-data.json")

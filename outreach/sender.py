@@ -25,6 +25,7 @@ from sqlalchemy import bindparam, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.bulk import insert_rows
+from crm.i18n import N_
 from crm.models import Campaign, CoalitionMember, Contact, ContactEmail, Delivery, Interaction
 from crm.privacy import suppressed
 from crm.search import normalise_email
@@ -35,8 +36,10 @@ from outreach.compose import Composer, Outgoing, load_composer
 from outreach.smtp import Pool, Result, send_one
 
 log = logging.getLogger("beatbook.sender")
-UNKNOWN_LEASE = "The worker stopped before it recorded a result: it may or may not have arrived."
-DEADLINE = "Not sent: the campaign's send deadline passed."
+UNKNOWN_LEASE = N_(
+    "The worker stopped before it recorded a result: it may or may not have arrived."
+)
+DEADLINE = N_("Not sent: the campaign's send deadline passed.")
 _OUTGOING = (
     Delivery.id, Delivery.campaign_id, Delivery.address, Delivery.name, Delivery.language,
     Delivery.fields, Delivery.personal_line, Delivery.privacy_notice, Delivery.message_id,
@@ -195,7 +198,7 @@ class SenderWorker:
             composer = await self._composer(session, campaign)
         except Exception as exc:  # a broken sender or template: nothing can go out
             log.exception("campaign %s cannot be sent", campaign_id)
-            await _pause(session, campaign_id, f"Cannot send: {exc}")
+            await _pause(session, campaign_id, N_("Cannot send: %(error)s", error=str(exc)))
             later = now + timedelta(seconds=self.settings.send_retry_seconds)
             return stopped + [Result(r, "queued", not_before=later) for r in rows]
         results, rows = await screen(session, self.settings, campaign, rows)
@@ -235,7 +238,8 @@ class SenderWorker:
                     )
                 except Exception as exc:  # noqa: BLE001 (unforeseen: it may have gone out)
                     log.exception("sending delivery %s", row.id)
-                    result = Result(row, "unknown", f"Unexpected error while sending: {exc}")
+                    error = N_("Unexpected error while sending: %(error)s", error=str(exc))
+                    result = Result(row, "unknown", error)
                 if result.systemic and not halted:
                     halted.append(result)
                 if result.status in ("sent", "unknown"):
@@ -264,7 +268,7 @@ class SenderWorker:
             try:
                 return composer.build(row, allow_8bit=eight_bit), eight_bit
             except Exception as exc:  # noqa: BLE001 (this row cannot be made; others can)
-                return f"The message cannot be made: {exc}", eight_bit
+                return N_("The message cannot be made: %(error)s", error=str(exc)), eight_bit
 
         return message, ahead
 
@@ -292,7 +296,9 @@ async def screen(
         for r in real:
             reason = blocked.get(normalise_email(r.address))
             if reason and r.id not in why:
-                why[r.id] = f"Not sent: {reason.replace('_', ' ')} since the launch."
+                why[r.id] = N_(
+                    "Not sent: %(reason)s since the launch.", reason=reason.replace("_", " ")
+                )
     contacts = [r.contact_id for r in real if r.contact_id]
     if contacts:
         marked = await session.execute(
@@ -301,7 +307,7 @@ async def screen(
         dnc = set(marked.scalars())
         for r in real:
             if r.contact_id in dnc:
-                why.setdefault(r.id, "Not sent: marked do-not-contact since the launch.")
+                why.setdefault(r.id, N_("Not sent: marked do-not-contact since the launch."))
     return [Result(r, "cancelled", why[r.id]) for r in rows if r.id in why], [
         r for r in rows if r.id not in why
     ]
@@ -319,7 +325,7 @@ async def _pause(session: AsyncSession, campaign_id: int, reason: str) -> None:
 def _stopped(row: Outgoing, status: str) -> Result:
     """A claimed row whose campaign stopped sending before it went out."""
     if status == "cancelled":
-        return Result(row, "cancelled", "Campaign cancelled.")
+        return Result(row, "cancelled", N_("Campaign cancelled."))
     return Result(row, "queued")  # paused (or rescheduled): goes out when it runs again
 
 
@@ -435,7 +441,9 @@ def _params(settings: Settings, r: Result, now: datetime) -> dict[str, Any]:
     p = {"rid": r.row.id, "st": r.status, "err": r.error, "next": now, "att": r.row.attempts}
     if r.status == "deferred" and r.row.attempts >= settings.send_max_attempts:
         p["st"] = "failed"
-        p["err"] = f"Gave up after {r.row.attempts} attempts. Last: {r.error}"[:1000]
+        p["err"] = N_(
+            "Gave up after %(n)s attempts. Last: %(error)s", n=r.row.attempts, error=r.error
+        )[:1000]
     elif r.status == "deferred":
         p["next"] = now + _backoff(settings, r.row.attempts)
     elif r.status == "queued":  # released unsent: this was not an attempt
@@ -485,9 +493,11 @@ async def _count_failures(session: AsyncSession, settings: Settings, results: li
             )
             .values(
                 status="paused",
-                paused_reason=(
-                    f"Paused after {settings.send_failures_to_pause} failures in a row of the "
-                    f"mail server or account. Last: {last}"
+                paused_reason=N_(
+                    "Paused after %(n)s failures in a row of the mail server or account. "
+                    "Last: %(error)s",
+                    n=settings.send_failures_to_pause,
+                    error=last,
                 )[:300],
             )
         )
@@ -526,7 +536,8 @@ async def record_timeline(session: AsyncSession, delivery_ids: list[int]) -> Non
         Interaction,
         [
             {"org_id": org_id, "contact_id": contact_id, "kind": "email_out", "direction": "out",
-             "occurred_at": r.sent_at or now, "summary": f"Campaign: {r.name}"[:300], "body": "",
+             "occurred_at": r.sent_at or now,
+             "summary": N_("Campaign: %(name)s", name=r.name)[:300], "body": "",
              "author_id": None, "campaign_id": r.campaign_id, "delivery_id": r.id,
              "created_at": now}
             for org_id, contact_id, r in entries

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm import audit, coalitions
 from crm.accounts import Actor
 from crm.errors import InvalidInput, NotFound
+from crm.i18n import N_
 from crm.models import SenderIdentity
 from crm.models.base import DbId, Input
 from crm.settings import Settings
@@ -95,8 +96,8 @@ def decrypt(settings: Settings, token: str) -> str:
         return _fernet(settings).decrypt(token.encode()).decode()
     except InvalidToken as exc:
         raise CredentialsUnreadable(
-            {"smtp_password": "The stored password can no longer be read (the secret key "
-             "changed). Enter it again."}
+            {"smtp_password": N_("The stored password can no longer be read (the secret key "
+             "changed). Enter it again.")}
         ) from exc  # fmt: skip
 
 
@@ -105,7 +106,7 @@ def _check_dkim_key(pem: str) -> None:
         serialization.load_pem_private_key(pem.encode(), password=None)
     except (ValueError, TypeError) as exc:
         raise InvalidInput(
-            {"dkim_key": "That is not a PEM private key without a passphrase."}
+            {"dkim_key": N_("That is not a PEM private key without a passphrase.")}
         ) from exc
 
 
@@ -122,7 +123,7 @@ def _apply(settings: Settings, sender: SenderIdentity, data: SenderIn) -> None:
         _check_dkim_key(data.dkim_key)
         sender.dkim_key = encrypt(settings, data.dkim_key)
     if bool(sender.dkim_selector) != bool(sender.dkim_key):
-        raise InvalidInput({"dkim_selector": "A DKIM key needs its selector, and the reverse."})
+        raise InvalidInput({"dkim_selector": N_("A DKIM key needs its selector, and the reverse.")})
 
 
 async def _check_coalition(session: AsyncSession, actor: Actor, data: SenderIn) -> None:
@@ -131,7 +132,7 @@ async def _check_coalition(session: AsyncSession, actor: Actor, data: SenderIn) 
     try:
         await coalitions.require_member(session, actor, data.coalition_id)
     except NotFound as exc:
-        raise InvalidInput({"coalition_id": "Choose one of your coalitions."}) from exc
+        raise InvalidInput({"coalition_id": N_("Choose one of your coalitions.")}) from exc
 
 
 async def create_sender(

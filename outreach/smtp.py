@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 
 import aiosmtplib
 
+from crm.i18n import N_
 from outreach.compose import Outgoing
 from outreach.senders import SmtpAccount
 
-UNKNOWN_DATA = "The connection was lost after the message was handed over: it may have arrived."
+UNKNOWN_DATA = N_("The connection was lost after the message was handed over: it may have arrived.")
 
 
 @dataclass
@@ -107,9 +108,11 @@ async def send_one(
     try:
         smtp = await pool.take()
     except aiosmtplib.SMTPResponseException as exc:  # refused at login
-        return Result(row, "deferred", f"The mail server refused the login: {_reply(exc)}", True)
+        error = N_("The mail server refused the login: %(reply)s", reply=_reply(exc))
+        return Result(row, "deferred", error, True)
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        return Result(row, "deferred", f"Cannot reach the mail server: {exc}"[:1000], True)
+        error = N_("Cannot reach the mail server: %(error)s", error=str(exc))[:1000]
+        return Result(row, "deferred", error, True)
     if until is not None and datetime.now(UTC) > until:
         pool.give_back(smtp)
         return Result(row, "queued")
@@ -138,7 +141,9 @@ async def send_one(
         smtp.close()
         if stage == "data":
             return Result(row, "unknown", f"{UNKNOWN_DATA} ({exc})"[:1000])
-        return Result(row, "deferred", f"Connection lost: {exc}"[:1000], True)
+        return Result(
+            row, "deferred", N_("Connection lost: %(error)s", error=str(exc))[:1000], True
+        )
     pool.give_back(smtp)
     return Result(row, "sent")
 
@@ -146,8 +151,10 @@ async def send_one(
 def _refusal(row: Outgoing, stage: str, exc: aiosmtplib.SMTPResponseException) -> Result:
     """What a definite refusal means, by the command it answered."""
     if stage == "mail":  # the sender is refused (a quota, a blocked account): all would be
-        return Result(row, "deferred", f"The server refused our sender: {_reply(exc)}", True)
+        error = N_("The server refused our sender: %(reply)s", reply=_reply(exc))
+        return Result(row, "deferred", error, True)
     if exc.code in (421, 530, 535):  # closing down, or the login no longer counts
-        return Result(row, "deferred", f"The server turned us away: {_reply(exc)}", True)
+        error = N_("The server turned us away: %(reply)s", reply=_reply(exc))
+        return Result(row, "deferred", error, True)
     status = "failed" if exc.code >= 500 else "deferred"
     return Result(row, status, _reply(exc))

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import audit
 from crm.errors import NotFound
+from crm.i18n import N_
 from crm.models import Delivery, Organisation
 from crm.privacy import suppress
 from crm.settings import Settings
@@ -19,7 +20,7 @@ from outreach.compose import reply_secret
 from outreach.mime import read_reply_token
 from outreach.sender import finish_done
 
-UNSUBSCRIBED = "Unsubscribed."
+UNSUBSCRIBED = N_("Unsubscribed.")
 
 
 @dataclass(frozen=True)

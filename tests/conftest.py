@@ -46,6 +46,22 @@ def smtp() -> Iterator[SmtpServer]:
     server.stop()
 
 
+@pytest.fixture
+def sending(settings: Settings, smtp: SmtpServer) -> Settings:
+    """Settings that send campaign mail to the `smtp` server, quickly retried."""
+    return settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp.port,
+            "smtp_tls": "none",
+            "mail_from": "Qendra <press@qendra.org>",
+            "reply_domain": "replies.qendra.org",
+            "send_retry_seconds": 0.2,
+            "send_concurrency": 2,
+        }
+    )
+
+
 @pytest.fixture(scope="session")
 def postgres_url(postgres_server: PostgresServer) -> str:
     return postgres_server.create_database("beatbook_test")

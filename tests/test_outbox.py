@@ -29,21 +29,6 @@ BODY_SQ = "{{ salutation }},\n\nQendra publikon raportin për **lirinë e medias
 BODY_EN = "{{ salutation }},\n\nWe publish our report on **media freedom** at {{ outlet }}.\n"
 
 
-@pytest.fixture
-def sending(settings: Settings, smtp: SmtpServer) -> Settings:
-    return settings.model_copy(
-        update={
-            "smtp_host": "127.0.0.1",
-            "smtp_port": smtp.port,
-            "smtp_tls": "none",
-            "mail_from": "Qendra <press@qendra.org>",
-            "reply_domain": "replies.qendra.org",
-            "send_retry_seconds": 0.2,
-            "send_concurrency": 2,
-        }
-    )
-
-
 async def _people(
     session: AsyncSession, actor: Actor, specs: list[tuple[str, str, str]]
 ) -> list[int]:

@@ -217,7 +217,7 @@ def data_copy_message() -> bytes:
         text=COPY_TEXT.format(
             org="Qendra për Drejtësi",
             email="besa.hoxha@koha.example.net",
-            summary="It covers 1 contact record(s).",
+            summary="It covers 1 contact record.",
         ),
     )
     data = b'{"contacts": [{"first_name": "Besa", "last_name": "Hoxha"}]}\n'

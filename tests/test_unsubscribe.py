@@ -12,17 +12,18 @@ from bs4 import BeautifulSoup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from crm.i18n import translations
 from crm.models import AuditEntry, Campaign, Delivery
 from crm.privacy import erase_contact, suppressed
 from crm.settings import Settings
 from outreach import outbox
+from outreach.campaigns import AudienceIn, CampaignIn, VariantIn, create_campaign
 from outreach.catcher import start_catcher
 from outreach.compose import reply_secret
 from outreach.mime import reply_token
 from outreach.unsubscribe import mask
 from tests.conftest import World, login
 from tests.test_outbox import _campaign, _drain, _people
-from web.i18n import translations
 
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 
@@ -205,12 +206,23 @@ async def test_a_link_to_a_deleted_campaign_gets_a_404_page(
 async def test_the_page_speaks_the_recipients_language_and_can_switch(
     provider: httpx.AsyncClient, session: AsyncSession, world: World, settings: Settings
 ) -> None:
-    deliveries = await _launched(
+    ids = await _people(
         session,
-        world,
-        settings,
+        world.editor,
         [("Arbën", "arben@koha.net", "sq"), ("Јован", "jovan@rts.rs", "sr-Cyrl")],
     )
+    serbian = VariantIn(subject="Izveštaj", body="{{ salutation }}, izveštaj je objavljen.")
+    campaign = await create_campaign(
+        session,
+        world.editor,
+        CampaignIn(
+            name="Izveštaj", default_language="sq", audience=AudienceIn(contacts=ids),
+            variants={"sq": VariantIn(subject="Raporti", body="Raporti."), "sr-Latn": serbian},
+        ),
+    )  # fmt: skip
+    await outbox.launch(session, world.editor, settings, campaign.id)
+    rows = await session.execute(select(Delivery).where(Delivery.campaign_id == campaign.id))
+    deliveries = {d.address: d for d in rows.scalars()}
     token = _token(settings, deliveries["arben@koha.net"])
     sq = translations("sq")
 
@@ -228,12 +240,14 @@ async def test_the_page_speaks_the_recipients_language_and_can_switch(
     page = BeautifulSoup((await provider.get(english)).text, "html.parser")
     assert page.select_one("html")["lang"] == "en"
     assert page.select_one("#unsubscribe form")["action"] == f"/u/{token}?lang=en"
-    # Serbian in Cyrillic reads the Serbian pages (in Latin script, for now).
+    # A reader of Serbian in Cyrillic gets the Serbian page in Cyrillic, and can switch script.
     cyrillic = _token(settings, deliveries["jovan@rts.rs"])
     page = BeautifulSoup((await provider.get(f"/u/{cyrillic}")).text, "html.parser")
     assert page.select_one("html")["lang"] == "sr"
-    assert page.select_one(".languages [aria-current]").text == "Srpski"
-    assert page.select_one("#unsubscribe button").text == "Odjavi se"
+    assert page.select_one(".languages [aria-current]").text == "Српски"
+    assert page.select_one("#unsubscribe button").text == "Одјавите се"
+    page = BeautifulSoup((await provider.get(f"/u/{cyrillic}?lang=sr-Latn")).text, "html.parser")
+    assert page.select_one("#unsubscribe button").text == "Odjavite se"
 
 
 async def test_unsubscribing_stops_mail_still_waiting_in_the_outbox(

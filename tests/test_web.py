@@ -434,7 +434,7 @@ async def test_logged_time_is_read_as_kosovo_time(
     lunch = next(item for item, _ in timeline if item.summary == "Lunch")
     assert lunch.occurred_at.isoformat() == "2026-07-01T11:30:00+00:00"
     page = await client.get(f"/contacts/{ids['contact_id']}")
-    assert "01.07.2026 13:30" in page.text
+    assert "01/07/2026 13:30" in page.text  # an English-speaking user
 
 
 async def test_ids_out_of_range_or_not_numbers_are_rejected_not_crashing(

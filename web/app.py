@@ -18,9 +18,11 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from crm import i18n
 from crm.accounts import LoginThrottled
 from crm.database import make_engine, make_sessionmaker, refresh_statistics
-from crm.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from crm.errors import Conflict, InvalidInput, NotFound, PermissionDenied, message_of
+from crm.i18n import N_
 from crm.settings import Settings
 from outreach.worker import open_catcher, run_background
 from web.deps import LoginRequired, public_context
@@ -276,15 +278,18 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> Response:
-        return _error_page(request, 404, f"Not found: this {exc.what} does not exist here.")
+        if _wants_json(request):
+            detail = f"Not found: this {exc.what} does not exist here."
+            return JSONResponse({"detail": detail}, status_code=404)
+        return _error_page(request, 404, N_("Not found: this does not exist here."))
 
     @app.exception_handler(PermissionDenied)
     async def _forbidden(request: Request, exc: PermissionDenied) -> Response:
-        return _error_page(request, 403, str(exc))
+        return _error_page(request, 403, message_of(exc))
 
     @app.exception_handler(Conflict)
     async def _conflict(request: Request, exc: Conflict) -> Response:
-        return _error_page(request, 409, str(exc))
+        return _error_page(request, 409, message_of(exc))
 
     @app.exception_handler(InvalidInput)
     async def _invalid(request: Request, exc: InvalidInput) -> Response:
@@ -295,12 +300,12 @@ def _install_error_handlers(app: FastAPI) -> None:
                 for field, msg in exc.errors.items()
             ]
             return JSONResponse({"detail": detail}, status_code=422)
-        return _error_page(request, 422, str(exc))
+        return _error_page(request, 422, "; ".join(i18n.translate(v) for v in exc.errors.values()))
 
     @app.exception_handler(LoginThrottled)
     async def _throttled(request: Request, exc: LoginThrottled) -> Response:
         response = _error_page(
-            request, 429, "Too many failed logins. Wait a few minutes and try again."
+            request, 429, N_("Too many failed logins. Wait a few minutes and try again.")
         )
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
@@ -311,7 +316,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             return JSONResponse(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
             )
-        message = {404: "Not found.", 405: "That action is not allowed here."}.get(
+        message = {404: N_("Not found."), 405: N_("That action is not allowed here.")}.get(
             exc.status_code, str(exc.detail)
         )
         return _error_page(request, exc.status_code, message)
@@ -325,7 +330,7 @@ def _install_error_handlers(app: FastAPI) -> None:
                 for e in exc.errors()
             ]
             return JSONResponse({"detail": errors}, status_code=422)
-        return _error_page(request, 422, "Some of what was sent is not valid.")
+        return _error_page(request, 422, N_("Some of what was sent is not valid."))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -334,4 +339,4 @@ def _install_error_handlers(app: FastAPI) -> None:
                 {k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()
             ]
             return JSONResponse({"detail": errors}, status_code=422)
-        return _error_page(request, 422, "Some of what was sent is not valid.")
+        return _error_page(request, 422, N_("Some of what was sent is not valid."))

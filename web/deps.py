@@ -9,10 +9,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm import i18n
 from crm.accounts import Actor, actor_for_api_token, session_context
+from crm.i18n import N_
 from crm.models import Organisation, User
 from crm.settings import Settings
-from web import i18n
 
 SESSION_COOKIE = "beatbook_session"
 
@@ -85,14 +86,37 @@ CurrentAuth = Annotated[Auth, Depends(page_auth)]
 ApiAuth = Annotated[Auth, Depends(api_auth)]
 
 
-def public_context(request: Request) -> dict[str, Any]:
-    """Template context for pages shown before login."""
-    accept = request.headers.get("accept-language", "")[:2]
-    language = {"sq": "sq", "sr": "sr-Latn", "en": "en"}.get(accept, "")
-    if not language:
-        language = request.app.state.settings.default_language
+def _browser_language(request: Request) -> str:
+    """The first of the browser's languages Beatbook speaks ("sr" alone is Latin script)."""
+    for part in request.headers.get("accept-language", "").split(",")[:10]:
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("sr"):
+            return "sr-Cyrl" if "cyrl" in tag else "sr-Latn"
+        if tag.startswith("sq"):
+            return "sq"
+        if tag.startswith("en"):
+            return "en"
+    return ""
+
+
+def page_language(request: Request, settings: Settings, recipient: str | None = None) -> str:
+    """The language of a page a journalist reads: the one chosen with ?lang=, else theirs
+    (`recipient`, when the page knows who they are), else their browser's."""
+    chosen = request.query_params.get("lang", "")
+    if chosen in i18n.PAGE_LANGUAGES:
+        return chosen
+    if recipient in i18n.PAGE_LANGUAGES:
+        return recipient
+    return _browser_language(request) or settings.default_language
+
+
+def public_context(request: Request, recipient: str | None = None) -> dict[str, Any]:
+    """Template context for pages shown before login, in the visitor's language (see
+    `page_language`)."""
+    settings = request.app.state.settings
+    language = page_language(request, settings, recipient)
     i18n.activate(language)
-    ctx = {"auth": None, "csrftoken": _csrf(request)}
+    ctx = {"auth": None, "csrftoken": _csrf(request), "page_language": language}
     request.state.template_context = ctx
     return ctx
 
@@ -125,4 +149,4 @@ def require_form_csrf(request: Request, form: Any) -> None:
         and request.cookies.get("csrftoken")
         and secrets.compare_digest(sent, expected)
     ):
-        raise PermissionDenied("The form has expired. Reload the page and try again.")
+        raise PermissionDenied(N_("The form has expired. Reload the page and try again."))

@@ -7,17 +7,23 @@ from typing import Any, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
+from crm.i18n import N_
+
 M = TypeVar("M", bound=BaseModel)
 
 _MESSAGES = {
-    "string_too_short": "This field is required.",
-    "missing": "This field is required.",
-    "literal_error": "Choose one of the options.",
-    "int_parsing": "Enter a whole number.",
-    "date_from_datetime_parsing": "Enter a date like 26.11.2026 or 2026-11-26.",
-    "date_parsing": "Enter a date like 26.11.2026 or 2026-11-26.",
-    "datetime_from_date_parsing": "Enter a date and time.",
-    "datetime_parsing": "Enter a date and time.",
+    "string_too_short": N_("This field is required."),
+    "missing": N_("This field is required."),
+    "literal_error": N_("Choose one of the options."),
+    "int_parsing": N_("Enter a whole number."),
+    "date_from_datetime_parsing": N_("Enter a date like 26.11.2026 or 2026-11-26."),
+    "date_parsing": N_("Enter a date like 26.11.2026 or 2026-11-26."),
+    "datetime_from_date_parsing": N_("Enter a date and time."),
+    "datetime_parsing": N_("Enter a date and time."),
+    "bool_parsing": N_("Choose yes or no."),
+    "url_parsing": N_("Enter a web address starting with http:// or https://."),
+    "dict_type": N_("This value is not valid."),
+    "list_type": N_("This value is not valid."),
 }
 
 
@@ -30,12 +36,25 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
         if name in errors:
             continue
         message = _MESSAGES.get(err["type"], err["msg"])
+        ctx = err.get("ctx", {})
         if err["type"] == "string_too_long":
-            message = f"Use at most {err.get('ctx', {}).get('max_length')} characters."
+            message = N_("Use at most %(n)s characters.", n=ctx.get("max_length"))
+        elif err["type"] == "too_long":
+            message = N_("Give at most %(n)s.", n=ctx.get("max_length"))
+        elif err["type"] in ("greater_than_equal", "greater_than"):
+            message = N_("Enter a number of at least %(n)s.", n=ctx.get("ge", ctx.get("gt")))
+        elif err["type"] in ("less_than_equal", "less_than"):
+            message = N_("Enter a number of at most %(n)s.", n=ctx.get("le", ctx.get("lt")))
         elif err["type"] == "value_error" and name == "emails":
-            message = f"“{err.get('input', '')}” is not a valid email address."
+            message = N_(
+                "“%(address)s” is not a valid email address.", address=err.get("input", "")
+            )
         elif name == "roles" and err["type"] == "int_parsing":
-            message = "Choose an outlet for each role, or clear its title and dates."
+            message = N_("Choose an outlet for each role, or clear its title and dates.")
+        elif err["type"] == "value_error" and isinstance(ctx.get("error"), ValueError):
+            # Our validators' own messages, marked with N_ where they are raised.
+            raised = ctx["error"].args
+            message = raised[0] if raised and isinstance(raised[0], str) else str(ctx["error"])
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
         errors[name] = message

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jinja2_fragments import render_block
 
-from web import i18n
+from crm import i18n, serbian
+from outreach import wording
+from web import labels
 
 TEMPLATES = Path(__file__).parent / "templates"
-LOCAL_TZ = ZoneInfo("Europe/Belgrade")
-
-
-def _local(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
-    """Dates day first, in Kosovo's time zone."""
-    if value is None:
-        return ""
-    try:
-        return value.astimezone(LOCAL_TZ).strftime(fmt)
-    except (OverflowError, ValueError):
-        return value.strftime(fmt)
+LOCAL_TZ = i18n.LOCAL_TZ
 
 
 def _build_env() -> Environment:
@@ -36,7 +26,18 @@ def _build_env() -> Environment:
         enable_async=False,
     )
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
-    env.filters["local"] = _local
+    # Dates, times and numbers as the reader's language writes them, in Kosovo's time zone.
+    env.filters["local"] = i18n.format_datetime
+    env.filters["date"] = i18n.format_date
+    env.filters["longdate"] = i18n.format_long_date
+    env.filters["number"] = i18n.format_number
+    # Messages from the domain (errors, reasons): translated, with their parameters filled.
+    env.globals["tr"] = i18n.translate
+    env.globals["suggest_vocative"] = serbian.vocative
+    env.globals["greeting"] = wording.salutation
+    env.globals.update(
+        labels.GLOBALS, PAGE_LANGUAGES=i18n.PAGE_LANGUAGES, UI_LANGUAGES=i18n.UI_LANGUAGES
+    )
     # The shared macros are globals, so HTMX blocks rendered alone can use them too.
     macros = env.get_template("_macros.html").module
     env.globals.update({k: getattr(macros, k) for k in dir(macros) if not k.startswith("_")})

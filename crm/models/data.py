@@ -97,6 +97,8 @@ class DataRequest(SQLModel, table=True):
     token_hash: str = Field(max_length=64, index=True)
     status: str = Field(default="unconfirmed", max_length=12)
     message: str = Field(default="", sa_column=Column(Text, nullable=False))
+    # The language of the page the journalist asked on: the mails answer in it.
+    language: str = Field(default="en", max_length=8)
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
     confirmed_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
     fulfilled_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))

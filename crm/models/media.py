@@ -59,6 +59,8 @@ class Contact(SQLModel, table=True):
     given_name: str = Field(max_length=100)
     family_name: str = Field(default="", max_length=100)
     salutation: str = Field(default="neutral", max_length=8)
+    # How a Serbian letter addresses them ("Milane"); empty: suggested from the given name.
+    vocative: str = Field(default="", max_length=100)
     preferred_language: str = Field(default="sq", max_length=8)
     languages: list[str] = Field(default_factory=list, sa_column=json_column())
     phones: list[str] = Field(default_factory=list, sa_column=json_column())

@@ -38,6 +38,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 EDITOR_EMAIL = "editor@e2e.example"
+# The Albanian-speaking officer of a second organisation holding the same journalists.
+ALBANIAN_EDITOR_EMAIL = "redaktore@e2e.example"
 EDITOR_PASSWORD = "correct horse battery"
 CONTACTS = [
     ("Dragan", "Ćosić", "dragan@koha.example"),
@@ -53,18 +55,22 @@ async def _seed(url: str) -> None:
     try:
         async with make_sessionmaker(engine)() as session:
             await ensure_default_beats(session)
-            org = await get_or_create_org(session, "Qendra për Drejtësi")
-            user = await create_user(
-                session, email=EDITOR_EMAIL, password=EDITOR_PASSWORD, org=org, role="editor"
-            )
-            await session.commit()
-            editor = Actor(user.id, org.id or 0, "editor")
-            for given, family, email in CONTACTS:
-                await create_contact(
-                    session,
-                    editor,
-                    ContactIn(given_name=given, family_name=family, emails=[email]),  # type: ignore[list-item]
+            for org_name, login in (
+                ("Qendra për Drejtësi", EDITOR_EMAIL),
+                ("Lëvizja për Media të Lira", ALBANIAN_EDITOR_EMAIL),
+            ):
+                org = await get_or_create_org(session, org_name)
+                user = await create_user(
+                    session, email=login, password=EDITOR_PASSWORD, org=org, role="editor"
                 )
+                await session.commit()
+                editor = Actor(user.id, org.id or 0, "editor")
+                for given, family, email in CONTACTS:
+                    await create_contact(
+                        session,
+                        editor,
+                        ContactIn(given_name=given, family_name=family, emails=[email]),  # type: ignore[list-item]
+                    )
     finally:
         await engine.dispose()
 
@@ -81,6 +87,10 @@ class LiveServer:
     base_url: str
     email: str = EDITOR_EMAIL
     password: str = EDITOR_PASSWORD
+    # Who logs in for a flow in each interface language.
+    users: dict[str, str] = field(
+        default_factory=lambda: {"en": EDITOR_EMAIL, "sq": ALBANIAN_EDITOR_EMAIL}
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """In Chromium: log in, search contacts as you type (diacritics and Cyrillic folded), open a
-contact, log a call on the timeline with HTMX, and find it there again after a reload."""
+contact, log a call on the timeline with HTMX, and find it there again after a reload; in
+English, and in Albanian after picking it under Settings."""
 
 from __future__ import annotations
 
@@ -50,19 +51,44 @@ async def _same_document(page: Page) -> bool:
     return bool(await page.evaluate("window.__e2eMarker === 'still here'"))
 
 
-async def test_search_and_log_a_call(live_server: LiveServer, browser_page: BrowserPage) -> None:
-    page = browser_page.page
+# What the officer reads on the way, in each language of the interface.
+WORDS = {
+    "en": {
+        "main": "Main", "contacts": "Contacts", "empty": "Nothing on the timeline yet.",
+        "what": "What", "summary": "Summary", "log": "Log it", "call": "call",
+    },
+    "sq": {
+        "main": "Kryesore", "contacts": "Kontaktet", "empty": "Ende nuk ka asgjë në historik.",
+        "what": "Çfarë", "summary": "Përmbledhja", "log": "Regjistroje", "call": "telefonatë",
+    },
+}  # fmt: skip
 
-    # Log in through the form.
+
+@pytest.mark.parametrize("language", ["en", "sq"])
+async def test_search_and_log_a_call(
+    live_server: LiveServer, browser_page: BrowserPage, language: str
+) -> None:
+    page = browser_page.page
+    words = WORDS[language]
+
+    # Log in through the form (each language its own user: the choice is theirs to keep).
     await page.goto("/login")
-    await page.get_by_label("Email").fill(live_server.email)
+    await page.get_by_label("Email").fill(live_server.users[language])
     await page.get_by_label("Password").fill(live_server.password)
     async with page.expect_navigation():
         await page.get_by_role("button", name="Log in").click()
     await expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    if language != "en":  # pick the interface language under Settings
+        await page.goto("/settings")
+        form = page.locator('form[action="/settings/language"]')
+        await form.get_by_label("Language of the interface").select_option(language)
+        async with page.expect_navigation():
+            await form.get_by_role("button").click()
+        await expect(page.locator("html")).to_have_attribute("lang", language)
+    nav = page.get_by_role("navigation", name=words["main"])
 
     # Go to Contacts: everyone is listed.
-    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Contacts").click()
+    await nav.get_by_role("link", name=words["contacts"]).click()
     await expect(page).to_have_url(re.compile(r"/contacts$"))
     results = page.locator("#results")
     await expect(results).to_contain_text("Këlmendi")
@@ -92,27 +118,30 @@ async def test_search_and_log_a_call(live_server: LiveServer, browser_page: Brow
     await expect(page).to_have_url(re.compile(r"/contacts/\d+$"))
     await expect(page.get_by_role("heading", level=1)).to_have_text("Јован Јовановић")
     timeline = page.locator("#timeline")
-    await expect(timeline).to_contain_text("Nothing on the timeline yet.")
+    await expect(timeline).to_contain_text(words["empty"])
     await _mark_document(page)
 
     # Log a call through the timeline form (HTMX swaps the timeline in place).
-    summary = "Called about the water report; will ring back Thursday"
+    summary = f"Called about the water report; will ring back Thursday ({language})"
     form = timeline.locator("form.log-form")
-    await form.get_by_label("What").select_option("call")
-    await form.get_by_label("Summary").fill(summary)
+    await form.get_by_label(words["what"]).select_option("call")
+    await form.get_by_label(words["summary"]).fill(summary)
     async with page.expect_response(
         lambda r: r.request.method == "POST" and r.url.endswith("/interactions")
     ) as info:
-        await form.get_by_role("button", name="Log it").click()
+        await form.get_by_role("button", name=words["log"]).click()
     response = await info.value
     assert response.status == 200, await response.text()
     entry = timeline.locator("ol.timeline > li.kind-call")
     await expect(entry).to_have_count(1)
     await expect(entry).to_contain_text(summary)
-    await expect(timeline).not_to_contain_text("Nothing on the timeline yet.")
+    await expect(entry).to_contain_text(words["call"])
+    await expect(timeline).not_to_contain_text(words["empty"])
     assert await _same_document(page), "logging the call reloaded the page"
     # The swapped-in form is ready for the next entry.
-    await expect(page.locator("#timeline form.log-form").get_by_label("Summary")).to_have_value("")
+    await expect(
+        page.locator("#timeline form.log-form").get_by_label(words["summary"])
+    ).to_have_value("")
 
     # A reload shows the call from the database.
     await page.reload()

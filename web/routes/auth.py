@@ -8,7 +8,8 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from crm import accounts
-from crm.errors import InvalidInput, PermissionDenied
+from crm.errors import InvalidInput, PermissionDenied, message_of
+from crm.i18n import N_
 from crm.models import User
 from web.deps import SESSION_COOKIE, SessionDep, SettingsDep, public_context
 from web.rendering import render
@@ -55,7 +56,7 @@ async def login(
         ctx = {
             "next": _safe_next(next),
             "email": email,
-            "errors": {"form": "That email and password do not match an account."},
+            "errors": {"form": N_("That email and password do not match an account.")},
         }
         return render(request, "login.html", ctx, status_code=401)
     previous = request.cookies.get(SESSION_COOKIE)
@@ -64,7 +65,7 @@ async def login(
     try:
         token = await accounts.start_session(session, user=user, settings=settings)
     except PermissionDenied as exc:
-        ctx = {"next": "/", "email": email, "errors": {"form": str(exc)}}
+        ctx = {"next": "/", "email": email, "errors": {"form": message_of(exc)}}
         return render(request, "login.html", ctx, status_code=403)
     response = RedirectResponse(_safe_next(next), status_code=303)
     _set_session_cookie(response, token, settings)
@@ -124,7 +125,7 @@ async def _use_link(
     kept = {"name": name}
     if password != password2:
         return await _link_page(
-            request, session, token, kind, {"password2": "The two passwords differ."}, kept
+            request, session, token, kind, {"password2": N_("The two passwords differ.")}, kept
         )
     try:
         user = await accounts.use_link(

@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from crm import coalitions, lists
-from crm.errors import Conflict, InvalidInput
+from crm.errors import Conflict, InvalidInput, message_of
+from crm.i18n import N_
 from crm.models import DELIVERY_STATES, LANGUAGES, ContactEmail, Outlet
 from crm.search import normalise_email
 from crm.settings import Settings
@@ -24,7 +25,6 @@ from outreach.mime import new_message_id
 from web.app import MESSAGE_CSP
 from web.deps import CurrentAuth, Id, SessionDep, SettingsDep, require_form_csrf, rollback
 from web.forms import field_errors, form_dict, optional_int
-from web.i18n import N_
 from web.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -45,7 +45,7 @@ def _local(settings: Settings, value: str) -> datetime | None:
     try:
         naive = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise InvalidInput({"scheduled_at": "Enter a date and time."}) from exc
+        raise InvalidInput({"scheduled_at": N_("Enter a date and time.")}) from exc
     return naive.replace(tzinfo=ZoneInfo(settings.timezone)).astimezone(UTC)
 
 
@@ -63,7 +63,9 @@ def _custom_fields(text: str) -> dict[str, str]:
             continue
         name, sep, value = line.partition("=")
         if not sep:
-            raise InvalidInput({"custom_fields": f"Write each field as name = value: “{line}”."})
+            raise InvalidInput(
+                {"custom_fields": N_("Write each field as name = value: “%(line)s”.", line=line)}
+            )
         fields[name.strip()] = value.strip()
     return fields
 
@@ -82,7 +84,11 @@ async def _contact_ids(session: SessionDep, auth: CurrentAuth, text: str) -> lis
     missing = sorted(wanted - set(found))
     if missing:
         raise InvalidInput(
-            {"contact_emails": f"No contact has the address {', '.join(missing[:5])}."}
+            {
+                "contact_emails": N_(
+                    "No contact has the address %(addresses)s.", addresses=", ".join(missing[:5])
+                )
+            }
         )
     return sorted(set(found.values()))
 
@@ -311,7 +317,7 @@ async def preview(
     try:
         opened = open_message(composer.build(row))
     except Exception as exc:  # noqa: BLE001 (a render error is shown, not raised)
-        error = str(exc)
+        error = message_of(exc)
     check = await outbox.check(session, auth.actor, settings, campaign_id)
     response = render(
         request,
@@ -358,7 +364,7 @@ async def launch(
         if campaign.status != "draft":  # a double click: the first launch is what counts
             return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
         check = await outbox.check(session, auth.actor, settings, campaign_id)
-        ctx = {"c": check.campaign, "plan": check.plan, "conflict": str(exc)}
+        ctx = {"c": check.campaign, "plan": check.plan, "conflict": message_of(exc)}
         return render(request, "campaigns/check.html", ctx, status_code=409)
     return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
 
@@ -371,7 +377,7 @@ async def personal_line(
     data = await form_dict(request)
     contact_id = optional_int(data.get("contact_id"))
     if contact_id is None:
-        raise InvalidInput({"contact_id": "Choose a recipient."})
+        raise InvalidInput({"contact_id": N_("Choose a recipient.")})
     await campaigns.set_personal_line(
         session, auth.actor, campaign_id, contact_id, data.get("personal_line", "")
     )
@@ -386,10 +392,10 @@ async def resolve_unknown(
     data = await form_dict(request)
     outcome = data.get("outcome", "")
     if outcome not in ("sent", "resend", "failed"):
-        raise InvalidInput({"outcome": "Choose what happened to these messages."})
+        raise InvalidInput({"outcome": N_("Choose what happened to these messages.")})
     ids = [i for v in data.get("delivery_ids", []) if (i := optional_int(v))]
     if not ids:
-        raise InvalidInput({"delivery_ids": "Tick the messages you want to resolve."})
+        raise InvalidInput({"delivery_ids": N_("Tick the messages you want to resolve.")})
     await outbox.resolve_unknown(session, auth.actor, campaign_id, ids, outcome)
     return RedirectResponse(f"/campaigns/{campaign_id}?status=unknown", status_code=303)
 
@@ -405,7 +411,7 @@ async def add_attachment(
         require_form_csrf(request, form)
         upload = form.get("file")
         if upload is None or isinstance(upload, str) or not upload.filename:
-            raise InvalidInput({"file": "Choose a file to attach."})
+            raise InvalidInput({"file": N_("Choose a file to attach.")})
         content = await upload.read(settings.attachment_max_bytes + 1)
         await campaigns.add_attachment(
             session, auth.actor, settings, campaign_id, filename=upload.filename,
@@ -429,6 +435,6 @@ async def change_state(
 ) -> Response:
     await campaigns.get_campaign(session, auth.actor, campaign_id)  # another's: not found
     if action not in ("pause", "resume", "cancel"):
-        raise InvalidInput({"action": "Unknown action."})
+        raise InvalidInput({"action": N_("Unknown action.")})
     await outbox.change_state(session, auth.actor, campaign_id, action)  # type: ignore[arg-type]
     return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from crm.errors import InvalidInput
+from crm.i18n import N_
 from crm.models import Campaign, Delivery, SenderIdentity
 from crm.models.base import Input
 from outreach import campaigns, outbox, senders
@@ -253,7 +254,7 @@ async def add_attachment(
         require_form_csrf(request, form)
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
-            raise InvalidInput({"file": "Send the file as the multipart field `file`."})
+            raise InvalidInput({"file": N_("Send the file as the multipart field `file`.")})
         content = await upload.read(limit + 1)
         a = await campaigns.add_attachment(
             session, auth.actor, settings, campaign_id, filename=upload.filename or "",

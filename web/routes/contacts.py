@@ -14,6 +14,7 @@ from crm import interactions, lists
 from crm.beats import all_beats
 from crm.contacts import ContactFilter, ContactIn
 from crm.errors import InvalidInput
+from crm.i18n import N_
 from crm.interactions import InteractionIn
 from crm.outlets import all_outlets
 from web.deps import CurrentAuth, Id, SessionDep, rollback
@@ -108,6 +109,7 @@ def contact_input(data: dict[str, Any]) -> dict[str, Any]:
         "phones": [p for p in (data.get("phones") or "").splitlines() if p.strip()],
         "social": {k: data[f"social_{k}"].strip() for k in SOCIAL if data.get(f"social_{k}")},
         "salutation": data.get("salutation", "neutral"),
+        "vocative": data.get("vocative", ""),
         "preferred_language": data.get("preferred_language", "sq"),
         "languages": languages if isinstance(languages, list) else [languages],
         "city": data.get("city", ""),
@@ -303,6 +305,6 @@ async def add_to_list(
     await crm_contacts.get_contact(session, auth.actor, contact_id)
     list_id = optional_int(data.get("list_id"))
     if list_id is None:
-        raise InvalidInput({"list_id": "Choose a list."})
+        raise InvalidInput({"list_id": N_("Choose a list.")})
     await lists.add_members(session, auth.actor, list_id, [contact_id])
     return RedirectResponse(f"/contacts/{contact_id}", status_code=303)

@@ -12,10 +12,10 @@ from pydantic import BaseModel, Field
 from crm import duplicates
 from crm.contacts import get_contact
 from crm.errors import InvalidInput
+from crm.i18n import N_
 from crm.models.base import DbId, Input
 from web.deps import ApiAuth, CurrentAuth, Id, SessionDep, rollback
 from web.forms import form_dict, optional_int
-from web.i18n import N_
 from web.rendering import render
 from web.routes.api import ContactOut, _contact_out
 
@@ -38,6 +38,7 @@ FIELD_LABELS = {
     "given_name": N_("Given name"),
     "family_name": N_("Family name"),
     "salutation": N_("Salutation"),
+    "vocative": N_("Vocative (Serbian)"),
     "preferred_language": N_("Preferred language"),
     "city": N_("City"),
     "region": N_("Region"),
@@ -72,7 +73,7 @@ async def _compare(
     choices: dict[str, str] | None = None,
 ) -> Response:
     if keep_id is None or other_id is None:
-        raise InvalidInput({"keep": "Choose two contacts to compare."})
+        raise InvalidInput({"keep": N_("Choose two contacts to compare.")})
     preview = await duplicates.merge_preview(session, auth.actor, keep_id, other_id)
     ctx = {
         "p": preview,
@@ -98,7 +99,7 @@ async def merge(request: Request, auth: CurrentAuth, session: SessionDep) -> Res
     data = await form_dict(request)
     keep, other = optional_int(data.get("keep")), optional_int(data.get("other"))
     if keep is None or other is None:
-        raise InvalidInput({"keep": "Choose two contacts to merge."})
+        raise InvalidInput({"keep": N_("Choose two contacts to merge.")})
     choices = {
         name: str(data[f"choice_{name}"])
         for name in duplicates.MERGE_FIELDS
@@ -140,8 +141,8 @@ class DuplicatePage(BaseModel):
 
 Choice = Literal["keep", "other"]
 MergeField = Literal[
-    "given_name", "family_name", "salutation", "preferred_language", "city", "region",
-    "legal_basis",
+    "given_name", "family_name", "salutation", "vocative", "preferred_language", "city",
+    "region", "legal_basis",
 ]  # fmt: skip
 
 

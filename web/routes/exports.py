@@ -18,6 +18,7 @@ from crm import exports
 from crm.accounts import Actor
 from crm.contacts import ContactFilter
 from crm.errors import InvalidInput
+from crm.i18n import N_
 from crm.search import fold
 from crm.vcards import VERSIONS, export_vcards
 from web.deps import ApiAuth, CurrentAuth, Id, SessionDep
@@ -37,7 +38,7 @@ def vcard_version(value: str | None) -> str:
     if not value:
         return "4.0"
     if value not in VERSIONS:
-        raise InvalidInput({"version": "Choose vCard version 3.0 or 4.0."})
+        raise InvalidInput({"version": N_("Choose vCard version 3.0 or 4.0.")})
     return value
 
 

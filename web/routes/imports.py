@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from crm import imports
 from crm.errors import InvalidInput
+from crm.i18n import N_
 from crm.models import ImportBatch
 from crm.spreadsheets import FIELDS
 from web.deps import (
@@ -22,7 +23,6 @@ from web.deps import (
     require_form_csrf,
     rollback,
 )
-from web.i18n import N_
 from web.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -62,7 +62,7 @@ async def _read_upload(request: Request, max_bytes: int) -> tuple[str, bytes, di
         upload = form.get("file")
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         if upload is None or isinstance(upload, str):
-            raise InvalidInput({"file": "Choose a file to import."})
+            raise InvalidInput({"file": N_("Choose a file to import.")})
         data = await upload.read(max_bytes + 1)
         return upload.filename or "upload.csv", data, fields
 
@@ -85,7 +85,7 @@ async def import_upload(
         filename, data, fields = await _read_upload(request, settings.import_max_bytes)
         encoding = fields.get("encoding") or None
         if encoding and encoding not in ENCODINGS:
-            raise InvalidInput({"encoding": "Choose one of the encodings."})
+            raise InvalidInput({"encoding": N_("Choose one of the encodings.")})
         batch = await imports.upload(
             session, auth.actor, settings, filename=filename, data=data, encoding=encoding
         )

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from crm import coalitions, lists
 from crm import contacts as crm_contacts
 from crm.errors import InvalidInput
+from crm.i18n import N_
 from crm.lists import ListIn
 from web.deps import CurrentAuth, Id, SessionDep, rollback
 from web.forms import field_errors, form_dict, optional_int
@@ -78,7 +79,7 @@ async def add_results(request: Request, auth: CurrentAuth, session: SessionDep) 
     data = await form_dict(request)
     list_id = optional_int(data.get("list_id"))
     if list_id is None:
-        raise InvalidInput({"list_id": "Choose a list."})
+        raise InvalidInput({"list_id": N_("Choose a list.")})
     await lists.add_search_results(session, auth.actor, list_id, filter_from_query(data))
     return RedirectResponse(f"/lists/{list_id}", status_code=303)
 
@@ -195,7 +196,7 @@ async def share_list(
     data = await form_dict(request)
     coalition_id = optional_int(data.get("coalition_id"))
     if coalition_id is None:
-        raise InvalidInput({"coalition_id": "Choose a coalition."})
+        raise InvalidInput({"coalition_id": N_("Choose a coalition.")})
     shared = data.get("shared") == "1"
     await lists.share_list(session, auth.actor, list_id, coalition_id, shared=shared)
     return RedirectResponse(f"/lists/{list_id}", status_code=303)

@@ -11,13 +11,13 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from crm import contacts as crm_contacts
-from crm import privacy
+from crm import i18n, privacy
 from crm.errors import InvalidInput, NotFound
+from crm.i18n import gettext as _
 from crm.privacy import DataRequestIn, RequestThrottled
 from outreach.privacy_mail import request_url
 from web.deps import ApiAuth, CurrentAuth, Id, SessionDep, SettingsDep, public_context, rollback
 from web.forms import field_errors, form_dict
-from web.i18n import gettext as _
 from web.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -85,6 +85,7 @@ async def confirm_page(request: Request, session: SessionDep, token: str) -> Res
         req = await privacy.open_request(session, token)
     except NotFound:
         return _link_gone(request)
+    public_context(request, req.language)
     org = await privacy.public_org(session, req.org_id)
     return render(request, "privacy/confirm.html", {"req": req, "org": org, "token": token})
 
@@ -96,7 +97,9 @@ async def confirm(request: Request, session: SessionDep, token: str) -> Response
         await privacy.confirm_request(session, token)
     except NotFound:
         return _link_gone(request)
-    return RedirectResponse(f"/privacy/confirm/{token}", status_code=303)
+    lang = request.query_params.get("lang", "")
+    query = f"?lang={lang}" if lang in i18n.PAGE_LANGUAGES else ""
+    return RedirectResponse(f"/privacy/confirm/{token}{query}", status_code=303)
 
 
 @router.get("/privacy/requests")
@@ -122,7 +125,7 @@ async def make_request(request: Request, session: SessionDep, org: Id) -> Respon
         data = DataRequestIn.model_validate(
             {k: values.get(k, "") for k in ("email", "kind", "message")}
         )
-        await privacy.create_request(session, org, data)
+        await privacy.create_request(session, org, data, language=i18n.current())
     except ValidationError as exc:
         ctx = {"org": organisation, "values": values, "errors": _request_errors(exc)}
         return render(request, "privacy/request.html", ctx, status_code=422)

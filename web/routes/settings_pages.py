@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from crm import accounts, audit, coalitions
 from crm.errors import InvalidInput
+from crm.i18n import N_
 from web.deps import CurrentAuth, Id, SessionDep, SettingsDep, rollback
 from web.forms import form_dict, optional_int
 from web.rendering import render
@@ -75,7 +76,7 @@ async def change_password(
 
     async def action() -> None:
         if data.get("new_password") != data.get("new_password2"):
-            raise InvalidInput({"new_password2": "The two new passwords differ."})
+            raise InvalidInput({"new_password2": N_("The two new passwords differ.")})
         await accounts.change_password(
             session,
             user=auth.user,
@@ -239,6 +240,6 @@ async def switch(request: Request, auth: CurrentAuth, session: SessionDep) -> Re
     org_id = optional_int(data.get("org_id"))
     assert auth.token is not None and auth.user.id is not None
     if org_id is None:
-        raise InvalidInput({"org_id": "Choose an organisation."})
+        raise InvalidInput({"org_id": N_("Choose an organisation.")})
     await accounts.switch_org(session, auth.token, auth.user.id, org_id)
     return RedirectResponse("/", status_code=303)

@@ -9,31 +9,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from crm import i18n
 from crm.errors import NotFound
 from crm.settings import Settings
 from outreach.privacy_mail import request_url
 from outreach.unsubscribe import Target, unsubscribe, unsubscribe_target
-from web import i18n
-from web.deps import SessionDep, SettingsDep
+from web.deps import SessionDep, SettingsDep, page_language
 from web.rendering import render
 
 router = APIRouter(include_in_schema=False)
 
-# The recipient's mail language → the language of the page. Serbian pages are in Latin
-# script until the interface has a Cyrillic catalogue.
-PAGE_LANGUAGE = {"en": "en", "sq": "sq", "sr-Latn": "sr-Latn", "sr-Cyrl": "sr-Latn"}
 HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
 
 
 def _language(request: Request, settings: Settings, recipient: str | None) -> str:
     """The language asked for with ?lang=, else the recipient's, else the browser's."""
-    chosen = request.query_params.get("lang", "")
-    if chosen in i18n.UI_LANGUAGES:
-        return chosen
-    if recipient in PAGE_LANGUAGE:
-        return PAGE_LANGUAGE[recipient]
-    accept = request.headers.get("accept-language", "")[:2].lower()
-    return {"sq": "sq", "sr": "sr-Latn", "en": "en"}.get(accept, settings.default_language)
+    return page_language(request, settings, recipient)
 
 
 def _page(
@@ -52,7 +43,6 @@ def _page(
         "t": target,
         "token": token,
         "lang": language,
-        "languages": i18n.UI_LANGUAGES,
         "data_url": request_url(settings, target.delivery.org_id) if target else "",
     }
     return render(request, template, ctx, status_code=status_code, headers=HEADERS)

@@ -1,0 +1,63 @@
+"""The names the interface shows for stored codes (languages, media, states, kinds), marked
+for the catalogue; templates show them with `tr(...)` in the reader's language."""
+
+from __future__ import annotations
+
+from crm.i18n import N_
+
+LANGUAGE_NAMES = {
+    "en": N_("English"),
+    "sq": N_("Albanian"),
+    "sr-Latn": N_("Serbian (Latin)"),
+    "sr-Cyrl": N_("Serbian (Cyrillic)"),
+}
+MEDIUM_NAMES = {
+    "tv": N_("TV"),
+    "radio": N_("Radio"),
+    "print": N_("Print"),
+    "online": N_("Online"),
+    "agency": N_("Agency"),
+}
+# Campaign, delivery and coalition-membership states share one list: the words coincide.
+STATE_NAMES = {
+    "draft": N_("draft"),
+    "scheduled": N_("scheduled"),
+    "sending": N_("sending"),
+    "paused": N_("paused"),
+    "finished": N_("finished"),
+    "cancelled": N_("cancelled"),
+    "queued": N_("queued"),
+    "sent": N_("sent"),
+    "deferred": N_("deferred"),
+    "failed": N_("failed"),
+    "unknown": N_("unknown"),
+    "invited": N_("invited"),
+    "accepted": N_("accepted"),
+}
+KIND_NAMES = {
+    "note": N_("note"),
+    "call": N_("call"),
+    "meeting": N_("meeting"),
+    "email_out": N_("email out"),
+    "email_in": N_("email in"),
+    "auto_reply": N_("auto-reply"),
+    "bounce": N_("bounce"),
+    "rsvp": N_("RSVP"),
+    "event_attended": N_("event attended"),
+    "coverage": N_("coverage"),
+    "import": N_("import"),
+    "merge": N_("merge"),
+}
+LEGAL_BASES = {
+    "legitimate_interest": N_("Legitimate interest"),
+    "consent": N_("Consent"),
+    "public_source": N_("Public professional source"),
+    "contract": N_("Contract"),
+}
+GLOBALS = {
+    "LANGUAGE_NAMES": LANGUAGE_NAMES,
+    "MEDIUM_NAMES": MEDIUM_NAMES,
+    "STATE_NAMES": STATE_NAMES,
+    "KIND_NAMES": KIND_NAMES,
+    "LEGAL_BASES": LEGAL_BASES,
+}
