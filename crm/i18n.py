@@ -10,6 +10,7 @@ own: it is the Serbian Latin one, transliterated letter for letter when first lo
 from __future__ import annotations
 
 import io
+import re
 from contextvars import ContextVar
 from datetime import date, datetime
 from functools import cache
@@ -98,14 +99,55 @@ class Message(str):
 
 def translate(message: object, language: str | None = None) -> str:
     """`message` in `language` (default: the active one). A `Message` is translated, then
-    filled; a plain string is looked up as it is, and shown unchanged when unknown."""
+    filled. A plain string is looked up as it is; failing that, it may be a message that
+    was filled in English and stored (an import row's reason, a timeline line, a delivery's
+    error), which is recognised by its fixed parts. Anything else is shown unchanged."""
     t = translations(language or current())
     if isinstance(message, Message):
         params = {k: translate(v, language) for k, v in message.params.items()}
         return t.gettext(message.msgid) % params
     if not isinstance(message, str):
         return str(message)
-    return t.gettext(message) if message else message
+    if not message or len(message) > 2000:
+        return message
+    found = t.gettext(message)
+    if found != message or t is translations("en"):
+        return found
+    for prefix, suffix, msgid, pattern in _filled_patterns():
+        if message.startswith(prefix) and message.endswith(suffix):
+            match = pattern.fullmatch(message)
+            if match:
+                params = {k: translate(v, language) for k, v in match.groupdict().items()}
+                return t.gettext(msgid) % params
+    return message
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+
+
+@cache
+def _filled_patterns() -> list[tuple[str, str, str, re.Pattern[str]]]:
+    """(fixed start, fixed end, msgid, pattern) of each message with parameters whose fixed
+    parts are distinctive enough to recognise it filled in; the most specific first, so that
+    "Imported from a.csv, row 5" is not taken for "Imported from %(file)s"."""
+    catalog = _catalog("en")
+    patterns = []
+    for m in catalog or []:
+        if not isinstance(m.id, str) or "%(" not in m.id:
+            continue
+        parts = _PLACEHOLDER.split(m.id)  # text, name, text, name, …, text
+        names = parts[1::2]
+        fixed = parts[::2]
+        if len(set(names)) != len(names) or sum(len(f.strip()) for f in fixed) < 8:
+            continue
+        regex = "".join(
+            re.escape(part.replace("%%", "%")) if i % 2 == 0 else f"(?P<{part}>.+?)"
+            for i, part in enumerate(parts)
+        )
+        patterns.append((fixed[0].replace("%%", "%"), fixed[-1].replace("%%", "%"), m.id,
+                         re.compile(regex, re.DOTALL)))  # fmt: skip
+    patterns.sort(key=lambda p: -len(_PLACEHOLDER.sub("", p[2])))
+    return patterns
 
 
 def gettext(message: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import serbian
+from crm import i18n, serbian
 from crm.accounts import Actor
 from crm.contacts import ContactFilter, matching_ids
 from crm.errors import message_of
@@ -225,7 +225,8 @@ def _contact_recipient(org: Organisation, person: dict[str, Any], language: str)
         "salutation": wording.salutation(language, c.salutation, c.given_name, c.vocative),
         "vocative": wording.vocative(language, c.salutation, c.given_name, c.vocative),
         "outlet": person["outlet"],
-        "beat": person["beat"],
+        # The shared beats have names in every language; an organisation's own keep theirs.
+        "beat": i18n.translate(person["beat"], language),
     }
     notice = "" if c.privacy_notice_at else wording.privacy_notice(language, org.name, c)
     address = person["email"]
