@@ -215,6 +215,7 @@ async def preview_recipient(
 
 
 Action = Literal["pause", "resume", "cancel"]
+_ACTION_WORDS = {"pause": N_("pause"), "resume": N_("resume"), "cancel": N_("cancel")}
 _MOVES: dict[str, tuple[tuple[str, ...], str]] = {
     "pause": (("scheduled", "sending"), "paused"),
     "resume": (("paused",), "sending"),
@@ -234,7 +235,7 @@ async def change_state(
             N_(
                 "A %(status)s campaign cannot be asked to %(action)s.",
                 status=campaign.status,
-                action=action,
+                action=_ACTION_WORDS[action],
             )
         )
     now = datetime.now(UTC)

@@ -31,6 +31,7 @@ from crm.privacy import suppressed
 from crm.search import normalise_email
 from crm.settings import Settings
 from outreach import buildpool, ratelimit
+from outreach.audience import REASONS
 from outreach.buildpool import Ahead, BuildPool, Built
 from outreach.compose import Composer, Outgoing, load_composer
 from outreach.smtp import Pool, Result, send_one
@@ -296,9 +297,8 @@ async def screen(
         for r in real:
             reason = blocked.get(normalise_email(r.address))
             if reason and r.id not in why:
-                why[r.id] = N_(
-                    "Not sent: %(reason)s since the launch.", reason=reason.replace("_", " ")
-                )
+                said = REASONS.get(reason, reason.replace("_", " "))
+                why[r.id] = N_("Not sent: %(reason)s since the launch.", reason=said)
     contacts = [r.contact_id for r in real if r.contact_id]
     if contacts:
         marked = await session.execute(
