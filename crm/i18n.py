@@ -104,8 +104,7 @@ def translate(message: object, language: str | None = None) -> str:
     error), which is recognised by its fixed parts. Anything else is shown unchanged."""
     t = translations(language or current())
     if isinstance(message, Message):
-        params = {k: translate(v, language) for k, v in message.params.items()}
-        return t.gettext(message.msgid) % params
+        return t.gettext(message.msgid) % _params(message.params, language)
     if not isinstance(message, str):
         return str(message)
     if not message or len(message) > 2000:
@@ -117,9 +116,20 @@ def translate(message: object, language: str | None = None) -> str:
         if message.startswith(prefix) and message.endswith(suffix):
             match = pattern.fullmatch(message)
             if match:
-                params = {k: translate(v, language) for k, v in match.groupdict().items()}
-                return t.gettext(msgid) % params
+                return t.gettext(msgid) % _params(match.groupdict(), language)
     return message
+
+
+# Parameters that hold our own words (a reason, a state, an action) rather than the user's
+# (a campaign's name, a file name): only these, and marked messages, are translated.
+_WORD_PARAMS = frozenset({"reason", "status", "action"})
+
+
+def _params(params: dict[str, Any], language: str | None) -> dict[str, Any]:
+    return {
+        k: translate(v, language) if isinstance(v, Message) or k in _WORD_PARAMS else v
+        for k, v in params.items()
+    }
 
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")

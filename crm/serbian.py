@@ -25,11 +25,15 @@ _TO_CYRILLIC = {latin: c for c, latin in _TO_LATIN.items()}
 _TO_CYRILLIC |= {"LJ": "Љ", "NJ": "Њ", "DŽ": "Џ", "lJ": "љ", "nJ": "њ", "dŽ": "џ"}
 
 # Kept as they are: Jinja tags, %(name)s and {name} placeholders, HTML tags and entities,
-# Markdown link targets, URLs, email addresses, and words with letters Serbian does not have.
+# Markdown link targets, URLs, email addresses, domains, @handles, words with letters Serbian
+# does not have, and names the Serbian press writes in Latin in Cyrillic text too.
+_BRANDS = "Beatbook JSON CSV PDF vCard SMTP DKIM HTML URL API Excel Online Google Gmail Outlook"
+_BRANDS += " Facebook Instagram LinkedIn Mastodon Telegram Viber TikTok"
 _KEEP = re.compile(
-    r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|%\(\w+\)[sd]|\{\w*\}|<[^>]*>|&#?\w+;"
+    r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|%\(\w+\)[sd]|\{\w*\}|</?[A-Za-z][^<>]*>|&#?\w+;"
     r"|\]\([^)]*\)|(?:https?|mailto):[^\s<>\")]+|www\.[^\s<>\")]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
-    r"|\w*[qwxyQWXY]\w*",
+    r"|\b(?:[\w-]+\.)+[a-zA-Z]{2,}\b|@\w+|\w*[qwxyQWXY]\w*"
+    rf"|\b(?:{'|'.join(_BRANDS.split())})\b",
     re.DOTALL,
 )
 _LATIN_LETTER = re.compile(r"[LlNn][jJ]|[Dd][žŽ]|[a-zA-ZčćđšžČĆĐŠŽ]")
@@ -103,10 +107,11 @@ def vocative(given_name: str, form: str = "m") -> str:
     Women's names, and men's ending in a vowel (Marko, Nikola, Đorđe), stay as they are in a
     letter's salutation; men's ending in a consonant take -e (Milan → Milane), -u after j, lj,
     nj, ć, đ (Andrej → Andreju), and k, g, h, c soften (Vuk → Vuče). A contact's own vocative
-    overrides this. `form` is the contact's salutation form: m, f or neutral.
+    overrides this. `form` is the contact's salutation form (m, f or neutral): only "m" gets
+    an ending, since a wrong one ("Inese" for Ines) is worse than none.
     """
     name = given_name.strip()
-    if not name or form == "f" or " " in name or "-" in name:
+    if not name or form != "m" or " " in name or "-" in name:
         return name
     cyrillic = bool(_CYRILLIC_LETTER.search(name))
     latin = to_latin(name) if cyrillic else name

@@ -373,7 +373,9 @@ def as_seen_by(plan: Plan, org_id: int, partners: dict[int, str]) -> Plan:
         return holder != org_id  # unknown holders too: when in doubt, it is not yours
 
     def masked_name(holder: int | None) -> str:
-        partner = partners.get(holder or 0, N_("a partner"))
+        partner = partners.get(holder or 0)
+        if partner is None:
+            return N_("a contact of a partner")
         return N_("a contact of %(partner)s", partner=partner)
 
     return Plan(

@@ -179,12 +179,17 @@ def compile_variants(
     for written, other in (("sr-Latn", "sr-Cyrl"), ("sr-Cyrl", "sr-Latn")):
         if written in variants and other not in variants:
             source = variants[written]
-            compiled[other] = merge.compile_variant(
-                subject=serbian.to_script(source.subject, other),
-                body=serbian.to_script(source.body, other),
-                embargo=serbian.to_script(campaign.embargo, other),
-                custom_fields=campaign.custom_fields,
-            )
+            try:
+                compiled[other] = merge.compile_variant(
+                    subject=serbian.to_script(source.subject, other),
+                    body=serbian.to_script(source.body, other),
+                    embargo=serbian.to_script(campaign.embargo, other),
+                    custom_fields=campaign.custom_fields,
+                )
+            except InvalidInput:
+                # Cyrillic Љ is Latin Lj: a text at its size limit may not fit in the other
+                # script. Its readers then get the default language, and the campaign goes.
+                continue
     return compiled
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm import serbian
 from crm.models import Campaign, CampaignAttachment, CampaignVariant, Organisation, SenderIdentity
 from crm.settings import Settings
 from outreach import merge, mime, wording
@@ -88,6 +89,7 @@ class Composer:
         self.data_url = request_url(settings, org.id or 0)
         self._base_html = html.escape(settings.base_url)
         self._footers: dict[str, tuple[str, str, str, str]] = {}
+        self._customs: dict[str, dict[str, Any]] = {}
         self.secret = reply_secret(settings)
 
     def build(self, row: Outgoing, *, allow_8bit: bool = False) -> bytes:
@@ -95,7 +97,7 @@ class Composer:
         ValueError when an address or the Message-ID cannot be used."""
         s = self.settings
         language = pick_language(self.compiled, row.language, self.campaign.default_language)
-        values = {**self.campaign.custom_fields, **row.fields}
+        values = {**self._custom_fields(language), **row.fields}
         rendered = self.compiled[language].render(values, personal_line=row.personal_line)
         token = mime.reply_token(self.secret, row.id)
         unsubscribe = f"{s.base_url}/u/{token}"
@@ -113,6 +115,16 @@ class Composer:
             unsubscribe_mailto=f"mailto:unsubscribe+{token}@{s.reply_domain}",
             allow_8bit=allow_8bit,
         )
+
+    def _custom_fields(self, language: str) -> dict[str, Any]:
+        """The campaign's own fields, in the script of a Serbian message. Made once."""
+        made = self._customs.get(language)
+        if made is None:
+            made = self._customs[language] = {
+                k: serbian.to_script(v, language) if isinstance(v, str) else v
+                for k, v in self.campaign.custom_fields.items()
+            }
+        return made
 
     def _with_footer(
         self, rendered: merge.Rendered, row: Outgoing, unsubscribe: str

@@ -8,7 +8,7 @@ vocative ("Poštovani Milane"), in the reader's script.
 
 from __future__ import annotations
 
-from crm import serbian
+from crm import i18n, serbian
 from crm.models import Contact
 
 _SALUTATIONS = {
@@ -72,7 +72,9 @@ def desk_salutation(language: str) -> str:
 def privacy_notice(language: str, org_name: str, contact: Contact) -> str:
     """Where the organisation got the address, said once, in the first message."""
     lang = _lang(language)
-    source = _SOURCE[lang].format(contact.legal_source) if contact.legal_source else ""
+    # A source Beatbook wrote ("Imported from …") is said in the reader's language.
+    said = serbian.to_script(i18n.translate(contact.legal_source, lang), lang)
+    source = _SOURCE[lang].format(said) if contact.legal_source else ""
     return _NOTICE[lang].format(org=org_name, source=source)[:500]
 
 

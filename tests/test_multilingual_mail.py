@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.accounts import Actor
 from crm.contacts import ContactIn, create_contact
+from crm.models import Contact
 from crm.settings import Settings
 from outreach import outbox
 from outreach.campaigns import AudienceIn, CampaignIn, VariantIn, create_campaign
@@ -165,3 +166,50 @@ async def test_the_salutation_speaks_the_language_the_message_is_written_in(
     _subject, text, _html = _one(smtp, "arben@koha.net")
     assert text.startswith("Dear Arbën,")
     assert "Unsubscribe" in text
+
+
+async def test_the_privacy_notice_says_an_imported_source_in_the_readers_language(
+    session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
+) -> None:
+    arben = await _contact(session, world.editor, "Arbën", "Gashi", "arben@koha.net", "sq")
+    milan = await _contact(session, world.editor, "Milan", "Ilić", "milan@kim.rs", "sr-Cyrl")
+    for contact_id in (arben, milan):
+        contact = await session.get(Contact, contact_id)
+        contact.legal_source = "Imported from novinari.csv"  # as the import writes it
+    await session.commit()
+    await _send(
+        session, maker, world, sending, [arben, milan],
+        {
+            "sq": VariantIn(subject="Raporti", body="Raporti doli.\n"),
+            "sr-Latn": VariantIn(subject="Izveštaj", body="Izveštaj je objavljen.\n"),
+        },
+        "sq",
+    )  # fmt: skip
+    assert "(burimi: Importuar nga novinari.csv)" in _one(smtp, "arben@koha.net")[1]
+    assert "(извор: Увезено из датотеке novinari.csv)" in _one(smtp, "milan@kim.rs")[1]
+
+
+async def test_custom_fields_follow_the_script_and_an_overlong_transliteration_falls_back(
+    session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
+) -> None:
+    milan = await _contact(session, world.editor, "Milan", "Ilić", "milan@kim.rs", "sr-Cyrl")
+    jelena = await _contact(session, world.editor, "Jelena", "Ilić", "jelena@kim.rs", "sr-Latn")
+    campaign = await create_campaign(
+        session,
+        world.editor,
+        CampaignIn(
+            name="Konferencija", default_language="en",
+            audience=AudienceIn(contacts=[milan, jelena]),
+            custom_fields={"mesto": "Kuća ljudskih prava"},
+            variants={
+                "en": VariantIn(subject="Conference", body="At {{ mesto }}.\n"),
+                "sr-Latn": VariantIn(subject="Konferencija", body="U {{ mesto }}.\n"),
+                # 400 Љ are 800 Latin letters: too long for a subject in Latin script.
+                "sr-Cyrl": VariantIn(subject="Љ" * 400, body="У {{ mesto }}.\n"),
+            },
+        ),
+    )  # fmt: skip
+    await outbox.launch(session, world.editor, sending, campaign.id, expected=2)
+    await _drain(maker, sending)
+    assert _one(smtp, "milan@kim.rs")[1].startswith("У Кућа људских права.")
+    assert _one(smtp, "jelena@kim.rs")[1].startswith("U Kuća ljudskih prava.")

@@ -14,7 +14,8 @@ VOCATIVES = [
     ("Jelena", "f", "Jelena"),
     ("Nikola", "m", "Nikola"),
     ("Dragan", "m", "Dragane"),
-    ("Ivan", "neutral", "Ivane"),
+    ("Ivan", "neutral", "Ivan"),  # unknown gender: no ending rather than a wrong one
+    ("Karmen", "neutral", "Karmen"),
     ("Stefan", "m", "Stefane"),
     ("Nenad", "m", "Nenade"),
     ("Miloš", "m", "Miloše"),
@@ -76,6 +77,14 @@ def test_tags_links_addresses_and_foreign_words_keep_their_letters() -> None:
         "[пријава](https://example.org/prijava). Пишите на info@ngo-lj.org. "
         "Косово, YouTube, %(num)s, {org}, <b>јасно</b> &amp;"
     )
+
+
+def test_domains_handles_brands_and_stray_angle_brackets_are_left_alone() -> None:
+    text = "Pišite na kossev.info ili @BIRN_Kosovo; Kosovo Online, Facebook. Cena <5 EUR."
+    assert serbian.to_cyrillic(text) == (
+        "Пишите на kossev.info или @BIRN_Kosovo; Косово Online, Facebook. Цена <5 ЕУР."
+    )
+    assert serbian.to_cyrillic("d.o.o. Priština. Kraj.") == "д.о.о. Приштина. Крај."
 
 
 def test_other_languages_are_not_transliterated() -> None:

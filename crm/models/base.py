@@ -11,6 +11,8 @@ from pydantic import Field as PydField
 from sqlalchemy import JSON, Column, DateTime
 from sqlalchemy.types import TypeDecorator
 
+from crm.i18n import N_
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -58,7 +60,7 @@ class Input(PydModel):
     def _no_nul(cls, data: Any) -> Any:
         def check(value: Any) -> None:
             if isinstance(value, str) and "\x00" in value:
-                raise ValueError("Text may not contain NUL characters.")
+                raise ValueError(N_("Text may not contain NUL characters."))
             if isinstance(value, dict):
                 for k, v in value.items():
                     check(k)
@@ -74,5 +76,5 @@ class Input(PydModel):
 def sensible_year(value: Any) -> Any:
     """Dates a person could mean: years 1900 to 2100 (others break time-zone arithmetic)."""
     if value is not None and not 1900 <= value.year <= 2100:
-        raise ValueError("Enter a date between the years 1900 and 2100.")
+        raise ValueError(N_("Enter a date between the years 1900 and 2100."))
     return value

@@ -43,7 +43,9 @@ def _page(
         "t": target,
         "token": token,
         "lang": language,
-        "data_url": request_url(settings, target.delivery.org_id) if target else "",
+        "data_url": f"{request_url(settings, target.delivery.org_id)}?lang={language}"
+        if target
+        else "",
     }
     return render(request, template, ctx, status_code=status_code, headers=HEADERS)
 
