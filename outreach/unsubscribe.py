@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm import audit
 from crm.errors import NotFound
 from crm.i18n import N_
-from crm.models import Delivery, Organisation
+from crm.models import Contact, Delivery, Organisation
 from crm.privacy import suppress
 from crm.settings import Settings
 from outreach.compose import reply_secret
@@ -53,16 +53,18 @@ async def unsubscribe_target(session: AsyncSession, settings: Settings, token: s
         raise NotFound("unsubscribe link")
     row = (
         await session.execute(
-            select(Delivery, Organisation.name)
+            select(Delivery, Organisation.name, Contact.preferred_language)
             .join(Organisation, Organisation.id == Delivery.org_id)
+            .outerjoin(Contact, Contact.id == Delivery.contact_id)
             .where(Delivery.id == delivery_id)
             .execution_options(populate_existing=True)
         )
     ).first()
     if row is None:
         raise NotFound("unsubscribe link")
-    delivery, org_name = row
-    return Target(delivery, org_name, mask(delivery.address), delivery.language)
+    delivery, org_name, preferred = row
+    # The journalist's own language; the mail's when the contact is gone (or was a desk).
+    return Target(delivery, org_name, mask(delivery.address), preferred or delivery.language)
 
 
 async def unsubscribe(session: AsyncSession, settings: Settings, token: str) -> Target:

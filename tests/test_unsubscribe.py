@@ -323,3 +323,16 @@ async def test_the_link_of_an_erased_journalist_says_they_get_no_more_mail(
     assert await suppressed(session, settings, arben.org_id, ["arben@koha.net"]) == {
         "arben@koha.net": "erased"
     }
+
+
+async def test_the_page_speaks_the_journalists_language_even_when_the_mail_could_not(
+    provider: httpx.AsyncClient, session: AsyncSession, world: World, settings: Settings
+) -> None:
+    """A campaign written only in Albanian and English reached a reader of Serbian Cyrillic
+    in Albanian; the page they open to leave is still theirs."""
+    deliveries = await _launched(session, world, settings, [("Јован", "jovan@rts.rs", "sr-Cyrl")])
+    assert deliveries["jovan@rts.rs"].language == "sq"
+    token = _token(settings, deliveries["jovan@rts.rs"])
+    page = BeautifulSoup((await provider.get(f"/u/{token}")).text, "html.parser")
+    assert page.select_one("html")["lang"] == "sr-Cyrl"
+    assert page.select_one("#unsubscribe button").text == "Одјавите се"
