@@ -26,6 +26,7 @@ from crm.models.data import (
     ImportRow,
     Suppression,
 )
+from crm.models.events import EVENT_STATES, RSVP_ANSWERS, RSVP_CHANNELS, Attendance, Event
 from crm.models.media import (
     LANGUAGES,
     LEGAL_BASES,
@@ -75,6 +76,11 @@ INTERACTION_KINDS = (
 )
 
 __all__ = [
+    "EVENT_STATES",
+    "RSVP_ANSWERS",
+    "RSVP_CHANNELS",
+    "Attendance",
+    "Event",
     "CAMPAIGN_KINDS",
     "CAMPAIGN_STATES",
     "DELIVERY_STATES",

@@ -145,6 +145,7 @@ class Interaction(SQLModel, table=True):
     author_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     campaign_id: int | None = Field(default=None, foreign_key="campaign.id", ondelete="SET NULL")
     delivery_id: int | None = Field(default=None, foreign_key="delivery.id", ondelete="SET NULL")
+    event_id: int | None = Field(default=None, foreign_key="event.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
 
 

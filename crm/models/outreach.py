@@ -50,6 +50,8 @@ class Campaign(SQLModel, table=True):
     coalition_id: int | None = Field(default=None, foreign_key="coalition.id", ondelete="SET NULL")
     name: str = Field(max_length=200)
     kind: str = Field(default="press_release", max_length=16)
+    # An invitation (or its reminder, update or cancellation) is about this event.
+    event_id: int | None = Field(default=None, foreign_key="event.id", ondelete="SET NULL")
     status: str = Field(default="draft", max_length=12)
     sender_id: int | None = Field(
         default=None, foreign_key="sender_identity.id", ondelete="SET NULL"
