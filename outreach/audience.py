@@ -31,7 +31,7 @@ from crm.models import (
 from crm.privacy import suppressed
 from crm.search import normalise_email
 from crm.settings import Settings
-from outreach import merge, wording
+from outreach import invitations, merge, wording
 from outreach.campaigns import audience_of, personal_lines, pick_language, usable_lists
 
 # Why a recipient is left out; the page words each one.
@@ -303,6 +303,11 @@ async def plan(
             recipient.personal_line = serbian.to_script(lines.get(c.id or 0, ""), language)
             candidates.append(recipient)
     candidates += await _desks(session, campaign, org, set(compiled))
+    event = await invitations.event_of(session, campaign)
+    if event is not None:
+        links = invitations.preview_links(settings)  # each guest's own come at launch
+        for r in candidates:
+            r.fields.update(invitations.event_fields(event, r.language), **links)
     cosigners = sorted(by_org) if campaign.coalition_id else [campaign.org_id]
     await _screen(session, settings, campaign, compiled, candidates, result, cosigners)
     counts = await _pitch_counts(session, [r.contact_id for r in result.recipients if r.contact_id])

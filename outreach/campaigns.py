@@ -11,7 +11,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import audit, coalitions, serbian
+from crm import audit, coalitions, events, serbian
 from crm.accounts import Actor
 from crm.errors import Conflict, InvalidInput, NotFound
 from crm.i18n import N_
@@ -59,6 +59,8 @@ class CampaignIn(Input):
     # A joint statement of a coalition: lists shared with it by partners may be chosen.
     coalition_id: DbId | None = None
     sender_id: DbId | None = None
+    # What an invitation invites to: its calendar invitation and RSVP links come from it.
+    event_id: DbId | None = None
     default_language: Language = "sq"
     variants: dict[Language, VariantIn] = Field(default_factory=dict)
     embargo: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] = ""
@@ -95,6 +97,11 @@ class CampaignView:
 
 
 async def _check_references(session: AsyncSession, actor: Actor, data: CampaignIn) -> None:
+    if data.event_id is not None:
+        try:
+            await events.get_event(session, actor, data.event_id)
+        except NotFound as exc:
+            raise InvalidInput({"event_id": N_("Choose one of your events.")}) from exc
     if data.coalition_id is not None:
         try:
             await coalitions.require_member(session, actor, data.coalition_id)
@@ -207,7 +214,8 @@ def _check_variants(data: CampaignIn) -> None:
 
 async def _save(session: AsyncSession, campaign: Campaign, data: CampaignIn) -> None:
     _check_variants(data)
-    for name in ("name", "kind", "coalition_id", "sender_id", "default_language", "embargo"):
+    for name in ("name", "kind", "coalition_id", "sender_id", "event_id", "default_language",
+                 "embargo"):  # fmt: skip
         setattr(campaign, name, getattr(data, name))
     campaign.custom_fields = dict(data.custom_fields)
     campaign.audience = data.audience.model_dump()

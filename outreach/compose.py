@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
+import re
 from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm import serbian
 from crm.models import Campaign, CampaignAttachment, CampaignVariant, Organisation, SenderIdentity
 from crm.settings import Settings
-from outreach import merge, mime, wording
+from outreach import calendar, invitations, merge, mime, wording
 from outreach.campaigns import compile_variants, pick_language
 from outreach.privacy_mail import request_url
 from outreach.senders import SmtpAccount, account_of, dkim_key_of
@@ -63,8 +64,10 @@ class Composer:
         variants: dict[str, CampaignVariant],
         attachments: list[CampaignAttachment],
         sender: SenderIdentity | None,
+        invitation: calendar.Invitation | None = None,
     ) -> None:
         self.settings = settings
+        self.invitation = invitation
         self.campaign = campaign
         self.compiled = compile_variants(campaign, variants)
         self.account: SmtpAccount = account_of(sender, settings)
@@ -84,8 +87,9 @@ class Composer:
                 mime.Attachment(a.filename, a.content_type, a.content) for a in attachments
             ],
             dkim=dkim,
+            calendar_method=invitation.method if invitation else "",
         )
-        self.fingerprint = _fingerprint(campaign, org, variants, attachments, sender)
+        self.fingerprint = _fingerprint(campaign, org, variants, attachments, sender, invitation)
         self.data_url = request_url(settings, org.id or 0)
         self._base_html = html.escape(settings.base_url)
         self._footers: dict[str, tuple[str, str, str, str]] = {}
@@ -114,6 +118,7 @@ class Composer:
             unsubscribe_url=unsubscribe,
             unsubscribe_mailto=f"mailto:unsubscribe+{token}@{s.reply_domain}",
             allow_8bit=allow_8bit,
+            calendar=self.invitation.for_guest(row.name, row.address) if self.invitation else "",
         )
 
     def _custom_fields(self, language: str) -> dict[str, Any]:
@@ -160,6 +165,7 @@ def _fingerprint(
     variants: dict[str, CampaignVariant],
     attachments: list[CampaignAttachment],
     sender: SenderIdentity | None,
+    invitation: calendar.Invitation | None = None,
 ) -> str:
     """All a campaign's messages are made of (but the recipients): two composers with the
     same fingerprint make the same messages."""
@@ -170,6 +176,10 @@ def _fingerprint(
         sorted((v.language, v.subject, v.body) for v in variants.values()),
         [(a.filename, a.content_type, hashlib.sha256(a.content).hexdigest()) for a in attachments],
         sorted(sender.model_dump().items()) if sender else None,
+        # Without its DTSTAMP line, which says when it was made.
+        (invitation.method, re.sub(r"DTSTAMP:\S+", "", invitation.before), invitation.after)
+        if invitation
+        else None,
     )
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
@@ -193,4 +203,5 @@ async def load_composer(session: AsyncSession, settings: Settings, campaign: Cam
         {v.language: v for v in variants.scalars()},
         list(attachments.scalars()),
         sender,
+        await invitations.calendar_for(session, settings, campaign, org),
     )

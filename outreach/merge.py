@@ -39,6 +39,11 @@ from crm.i18n import N_
 from outreach import plaintext
 
 STANDARD_FIELDS = ("first_name", "last_name", "salutation", "vocative", "outlet", "beat")
+# An invitation's: its event, in the reader's language, and the reader's own answer links.
+EVENT_FIELDS = (
+    "event_title", "event_start", "event_end", "venue", "online_link",
+    "rsvp_yes_url", "rsvp_maybe_url", "rsvp_no_url",
+)  # fmt: skip
 PERSONAL_LINE = "personal_line"
 ALLOWED_FILTERS = ("upper", "lower", "title", "capitalize", "default", "d", "trim")
 
@@ -211,7 +216,7 @@ def check_custom_field_name(name: str) -> None:
             name=repr(name),
         )
         raise InvalidInput({"custom_field": message})
-    if name in STANDARD_FIELDS or name == PERSONAL_LINE or name in _RESERVED:
+    if name in STANDARD_FIELDS + EVENT_FIELDS or name == PERSONAL_LINE or name in _RESERVED:
         raise InvalidInput({"custom_field": N_("%(name)s is a reserved name", name=repr(name))})
 
 
@@ -343,7 +348,7 @@ def compile_variant(
             check_custom_field_name(name)
     except InvalidInput as exc:
         raise TemplateError({"custom_fields": exc.errors["custom_field"]}) from exc
-    known = frozenset(STANDARD_FIELDS + custom)
+    known = frozenset(STANDARD_FIELDS + EVENT_FIELDS + custom)
     errors: dict[str, str] = {}
     embargo = " ".join(embargo.split())
     if len(embargo) > MAX_EMBARGO_CHARS:

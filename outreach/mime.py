@@ -366,21 +366,54 @@ def _attachment_part(attachment: Attachment) -> bytes:
     return head.encode("ascii") + base64.encodebytes(attachment.data).replace(b"\n", CRLF)
 
 
-def _skeleton(attachments: Sequence[Attachment]) -> tuple[bytes, bytes, bytes]:
-    """The MIME structure around the two text parts: what goes before the first, between
-    them, and after the second (with the attachments, encoded once here)."""
+def _calendar_part(method: str, ics: str, allow_8bit: bool) -> bytes:
+    """The invitation as the calendar part of the alternative (RFC 6047): its `method`
+    parameter says what the VCALENDAR's METHOD says."""
+    text = ics.replace("\r\n", "\n")
+    body = eight_bit(text) if allow_8bit else None
+    encoding = "8bit" if body is not None else "quoted-printable"
+    head = (
+        f"Content-Type: text/calendar; charset=utf-8; method={method}\r\n"
+        f"Content-Transfer-Encoding: {encoding}\r\n\r\n"
+    ).encode("ascii")
+    return head + (body if body is not None else quoted_printable(text))
+
+
+def _ics_attachment(ics: str) -> bytes:
+    """The same invitation as an invite.ics file, for clients that only read attachments."""
+    head = (
+        'Content-Type: application/ics; name="invite.ics"\r\n'
+        'Content-Disposition: attachment; filename="invite.ics"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+    ).encode("ascii")
+    return head + base64.encodebytes(ics.encode("utf-8")).replace(b"\n", CRLF)
+
+
+def _skeleton(
+    attachments: Sequence[Attachment], calendar: bool = False
+) -> tuple[bytes, bytes, bytes, bytes, bytes]:
+    """The MIME structure around the parts that differ per recipient: what goes before the
+    text part, between text and HTML, after the HTML (before the calendar part of an
+    invitation), after the calendar part (before its .ics file), and at the end (with the
+    attachments, encoded once here). Without a calendar the last two are empty."""
     alternative, mixed = _boundary(), _boundary()
     head = [b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n", b"MIME-Version: 1.0\r\n"]
-    if attachments:
+    if attachments or calendar:
         head += [_multipart("mixed", mixed), CRLF, f"--{mixed}\r\n".encode()]
     head += [_multipart("alternative", alternative), CRLF, f"--{alternative}\r\n".encode()]
     middle = f"\r\n--{alternative}\r\n".encode()
-    tail = [f"\r\n--{alternative}--\r\n".encode()]
+    before_calendar = after_calendar = b""
+    if calendar:
+        before_calendar = middle
+        after_calendar = f"\r\n--{alternative}--\r\n\r\n--{mixed}\r\n".encode()
+        tail = []
+    else:
+        tail = [f"\r\n--{alternative}--\r\n".encode()]
     for attachment in attachments:
         tail += [f"\r\n--{mixed}\r\n".encode(), _attachment_part(attachment)]
-    if attachments:
+    if attachments or calendar:
         tail.append(f"\r\n--{mixed}--\r\n".encode())
-    return b"".join(head), middle, b"".join(tail)
+    return b"".join(head), middle, before_calendar, after_calendar, b"".join(tail)
 
 
 # --- the message ----------------------------------------------------------------------------
@@ -398,6 +431,7 @@ class PreparedMessage:
         list_name: str,
         attachments: Sequence[Attachment] = (),
         dkim: DkimKey | None = None,
+        calendar_method: str = "",
     ) -> None:
         self.domain = sending_domain(from_address)
         list_id = header_safe(list_id)
@@ -405,7 +439,9 @@ class PreparedMessage:
             raise ValueError(f"A List-Id looks like name.domain: {list_id!r}")
         self._from = _mailbox("From", from_name, from_address)
         self._list = f"List-Id: {_with_phrase(list_name, f'<{list_id}>', 9)}\r\n".encode()
-        self._head, self._middle, self._tail = _skeleton(attachments)
+        self.calendar_method = calendar_method  # REQUEST or CANCEL for invitations
+        parts = _skeleton(attachments, calendar=bool(calendar_method))
+        self._head, self._middle, self._before_calendar, self._after_calendar, self._tail = parts
         self._dkim = dkim
         if dkim:  # a bad key fails here, once, not on every recipient
             self._sign(b"From: x@" + self.domain.encode() + b"\r\n\r\nkey check\r\n")
@@ -424,9 +460,24 @@ class PreparedMessage:
         unsubscribe_mailto: str,
         date: datetime | None = None,
         allow_8bit: bool = False,
+        calendar: str = "",
     ) -> bytes:
         """The complete message for one recipient, as bytes ready for SMTP DATA. With
-        `allow_8bit` (the server announced 8BITMIME) the text parts go unencoded."""
+        `allow_8bit` (the server announced 8BITMIME) the text parts go unencoded. An
+        invitation's `calendar` (the guest's VCALENDAR) goes in as the third alternative
+        and again as invite.ics."""
+        if bool(calendar) != bool(self.calendar_method):
+            raise ValueError("An invitation needs its calendar, and only an invitation has one.")
+        invitation = (
+            [
+                self._before_calendar,
+                _calendar_part(self.calendar_method, calendar, allow_8bit),
+                self._after_calendar,
+                _ics_attachment(calendar),
+            ]
+            if calendar
+            else []
+        )
         message = b"".join(
             [
                 b"Date: " + _date(date) + CRLF,
@@ -441,6 +492,7 @@ class PreparedMessage:
                 _part("plain", text, allow_8bit),
                 self._middle,
                 _part("html", html_document(html), allow_8bit),
+                *invitation,
                 self._tail,
             ]
         )

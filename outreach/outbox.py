@@ -19,7 +19,7 @@ from crm.errors import Conflict, InvalidInput, NotFound
 from crm.i18n import N_
 from crm.models import Campaign, CampaignVariant, Delivery, Job, Organisation, SenderIdentity
 from crm.settings import Settings
-from outreach import audience, merge, mime
+from outreach import audience, invitations, merge, mime
 from outreach.campaigns import (
     compile_variants,
     get_campaign,
@@ -119,6 +119,9 @@ async def launch(
     if problem is not None:
         await session.rollback()
         raise problem
+    event = await invitations.event_of(session, campaign)
+    if event is not None:
+        await invitations.register_guests(session, settings, event, plan.recipients)
     await insert_rows(
         session, Delivery, [_row(campaign_id, r, domain, now) for r in plan.recipients]
     )
@@ -210,7 +213,7 @@ async def preview_recipient(
         raise NotFound("recipient")
     if own:
         return own[0]
-    fields = {k: f"[{k}]" for k in merge.STANDARD_FIELDS}
+    fields = {k: f"[{k}]" for k in merge.STANDARD_FIELDS + merge.EVENT_FIELDS}
     return audience.Recipient(campaign.org_id, "", "", "", campaign.default_language, fields)
 
 

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import attendance
-from crm.errors import NotFound
+from crm.errors import Conflict, NotFound
+from crm.i18n import N_
 from crm.models import Attendance, Event
 from crm.search import normalise_email
 from crm.settings import Settings
@@ -64,14 +65,12 @@ async def guest_of(session: AsyncSession, settings: Settings, token: str) -> Gue
     return Guest(*row)
 
 
-async def answer_by_link(
-    session: AsyncSession, settings: Settings, token: str, word: str
-) -> Guest:
+async def answer_by_link(session: AsyncSession, settings: Settings, token: str, word: str) -> Guest:
     """The guest's answer from the page their link opened (yes, maybe or no)."""
     guest = await guest_of(session, settings, token)
-    reply = LINK_ANSWERS.get(word)
-    if reply is None:
-        raise NotFound("answer")
+    if guest.event.status == "cancelled":
+        raise Conflict(N_("This event has been cancelled."))
+    reply = LINK_ANSWERS.get(word, word)  # an unknown word is refused by answer()
     await attendance.answer(session, guest.attendance, reply, via="link")
     return guest
 

@@ -109,10 +109,11 @@ def _upload_checks_itself(scope: Scope) -> bool:
 
 
 def _is_unsubscribe(path: str) -> bool:
-    """/u/TOKEN needs no CSRF token: the signed, unguessable token in the path is the
-    authorisation, and RFC 8058's one-click POST comes from mail providers with no session
-    (as multipart/form-data or form-urlencoded; the route never reads the body)."""
-    return path.startswith("/u/")
+    """/u/TOKEN and /rsvp/TOKEN need no CSRF token: the signed, unguessable token in the path
+    is the authorisation (and the journalist has no session, nor should get a cookie). RFC
+    8058's one-click POST comes from mail providers as multipart/form-data or
+    form-urlencoded; the unsubscribe route never reads the body."""
+    return path.startswith(("/u/", "/rsvp/"))
 
 
 def _skips_csrf(scope: Scope) -> bool:
@@ -221,6 +222,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
         campaigns_api,
         contacts,
         duplicates,
+        events,
         exports,
         home,
         imports,
@@ -228,6 +230,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
         mailbox,
         outlets,
         privacy,
+        rsvp,
         senders,
         settings_pages,
         unsubscribe,
@@ -236,14 +239,14 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
     # Exports first: `/contacts/export.csv` must not be read as `/contacts/{contact_id}`.
     pages = (
         auth, home, exports, contacts, outlets, lists, settings_pages, imports, duplicates,
-        campaigns, mailbox, senders,
+        campaigns, mailbox, senders, events,
     )  # fmt: skip
-    for module in (*pages, privacy, unsubscribe):
+    for module in (*pages, privacy, unsubscribe, rsvp):
         app.include_router(module.router)
     app.include_router(exports.api, prefix="/api/v1")
     app.include_router(campaigns_api.api, prefix="/api/v1")
     app.include_router(api.router, prefix="/api/v1")
-    for module in (imports, duplicates, privacy):
+    for module in (imports, duplicates, privacy, events):
         app.include_router(module.api, prefix="/api/v1")
     return app
 

@@ -54,7 +54,21 @@ LEGAL_BASES = {
     "public_source": N_("Public professional source"),
     "contract": N_("Contract"),
 }
+RSVP_NAMES = {
+    "none": N_("no answer yet"),
+    "accepted": N_("coming"),
+    "tentative": N_("maybe"),
+    "declined": N_("not coming"),
+}
+RSVP_CHANNEL_NAMES = {
+    "": "",
+    "link": N_("by the link"),
+    "calendar": N_("from their calendar"),
+    "officer": N_("told us"),
+}
 GLOBALS = {
+    "RSVP_NAMES": RSVP_NAMES,
+    "RSVP_CHANNEL_NAMES": RSVP_CHANNEL_NAMES,
     "LANGUAGE_NAMES": LANGUAGE_NAMES,
     "MEDIUM_NAMES": MEDIUM_NAMES,
     "STATE_NAMES": STATE_NAMES,
