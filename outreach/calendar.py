@@ -181,7 +181,9 @@ def read_replies(raw: bytes) -> list[Reply]:
             if attendees is None:
                 continue
             for attendee in attendees if isinstance(attendees, list) else [attendees]:
-                address = str(attendee).removeprefix("mailto:").removeprefix("MAILTO:")
+                address = str(attendee)
+                if address[:7].lower() == "mailto:":
+                    address = address[7:]
                 key = (str(vevent.get("uid", "")), address.lower())
                 if key in seen:
                     continue

@@ -44,6 +44,8 @@ EVENT_FIELDS = (
     "event_title", "event_start", "event_end", "venue", "online_link",
     "rsvp_yes_url", "rsvp_maybe_url", "rsvp_no_url",
 )  # fmt: skip
+# Addresses Beatbook makes (or checks to be http/https): a link may be one of them entirely.
+LINK_FIELDS = frozenset({"rsvp_yes_url", "rsvp_maybe_url", "rsvp_no_url", "online_link"})
 PERSONAL_LINE = "personal_line"
 ALLOWED_FILTERS = ("upper", "lower", "title", "capitalize", "default", "d", "trim")
 
@@ -241,6 +243,7 @@ class _Placeholders:
         nonce = secrets.token_hex(4)
         while nonce in body:
             nonce = secrets.token_hex(4)
+        self.nonce = nonce
         self.pattern = re.compile(rf"jx{nonce}(\d+)xj")
         self.tags: list[str] = []
         self.protected = _JINJA_TAG.sub(lambda m: self._swap(m[0], nonce), body)
@@ -254,6 +257,14 @@ class _Placeholders:
             )
         self.tags.append(tag)
         return f"jx{nonce}{len(self.tags) - 1}xj"
+
+    def whole_links(self) -> frozenset[str]:
+        """The placeholders of link fields, which may stand for a link's whole address."""
+        return frozenset(
+            f"jx{self.nonce}{i}xj"
+            for i, tag in enumerate(self.tags)
+            if tag.startswith("{{") and tag[2:-2].strip() in LINK_FIELDS
+        )
 
     def _blocks_only(self, match: re.Match[str]) -> bool:
         return all(self.tags[int(i)].startswith("{%") for i in self.pattern.findall(match[0]))
@@ -331,7 +342,8 @@ def _compile_body(body: str, known: frozenset[str]) -> tuple[Template, str, froz
     placeholders = _Placeholders(body)
     html = placeholders.tidy_html(_sanitise(_MARKDOWN.render(placeholders.protected)))
     placeholders.check(html)
-    text = placeholders.tidy_text(plaintext.from_html(html, placeholders.pattern))
+    links = placeholders.whole_links()
+    text = placeholders.tidy_text(plaintext.from_html(html, placeholders.pattern, links))
     html_source, text_source = placeholders.restore(html), placeholders.restore(text)
     _parse(_HTML_ENV, html_source, known)  # what gets compiled passes the same check
     _parse(_TEXT_ENV, text_source, known)

@@ -15,9 +15,10 @@ class TextWriter(HTMLParser):
 
     _BLOCKS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table", "hr", "blockquote"}
 
-    def __init__(self, marker: re.Pattern[str]) -> None:
+    def __init__(self, marker: re.Pattern[str], whole_links: frozenset[str] = frozenset()) -> None:
         super().__init__(convert_charrefs=True)  # so no entity is left in the text
         self.marker = marker
+        self.whole_links = whole_links
         self.out = ""
         self.lists: list[list[Any]] = []  # [tag, next number]
         self.links: list[tuple[str, int]] = []
@@ -30,8 +31,11 @@ class TextWriter(HTMLParser):
             self.out += "\n" * max(0, newlines - (len(self.out) - len(self.out.rstrip("\n"))))
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if any(self.marker.search(value or "") for _, value in attrs):
-            raise ValueError(N_("merge fields cannot be used inside a link address or title"))
+        for name, value in attrs:
+            if name == "href" and value in self.whole_links:
+                continue  # a link field of our own making, standing for the whole address
+            if self.marker.search(value or ""):
+                raise ValueError(N_("merge fields cannot be used inside a link address or title"))
         if tag in self._BLOCKS or (tag in ("ul", "ol") and not self.lists):
             self._break(2)
         if tag == "hr":
@@ -84,10 +88,11 @@ class TextWriter(HTMLParser):
             self.item_start = False
 
 
-def from_html(html: str, marker: re.Pattern[str]) -> str:
+def from_html(html: str, marker: re.Pattern[str], whole_links: frozenset[str] = frozenset()) -> str:
     """The text part of a message from its sanitised HTML; `marker` finds merge-field
-    placeholders, which may not sit in a link's address or title."""
-    writer = TextWriter(marker)
+    placeholders, which may not sit in a link's address or title, except those in
+    `whole_links` as a link's entire address."""
+    writer = TextWriter(marker, whole_links)
     writer.feed(html)
     writer.close()
     return writer.out.strip()

@@ -134,6 +134,16 @@ def test_subject_and_body_are_required() -> None:
 def test_merge_field_inside_a_link_address_is_rejected() -> None:
     assert "link address" in body_error("[RSVP](https://example.org/{{ last_name }})")
     assert "link address" in body_error('[RSVP](https://example.org "{{ first_name }}")')
+    assert "link address" in body_error("[RSVP]({{ first_name }})")
+    assert "link address" in body_error("[RSVP](https://example.org/{{ rsvp_yes_url }})")
+
+
+def test_an_rsvp_link_field_may_be_a_whole_link_address() -> None:
+    variant = compile_variant(subject="Ftesë", body="Do të vini? [Po]({{ rsvp_yes_url }})")
+    url = "https://beatbook.example/rsvp/ABC?answer=yes&x=1"
+    out = variant.render({"rsvp_yes_url": url})
+    assert '<a href="https://beatbook.example/rsvp/ABC?answer=yes&amp;x=1"' in out.html
+    assert f"Po ({url})" in out.text
 
 
 def test_merge_field_where_formatting_drops_it_is_rejected() -> None:

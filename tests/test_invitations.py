@@ -1,0 +1,201 @@
+"""Invitation campaigns through the outbox to a real SMTP server: the MIME structure and the
+calendar calendars accept, read back with two parsers; each guest's own ATTENDEE and RSVP
+links; the event's fields in the reader's language; and answers coming back from the link
+and from a calendar."""
+
+from __future__ import annotations
+
+import json
+import re
+from email.message import EmailMessage
+from pathlib import Path
+
+import httpx
+import vobject
+from icalendar import Calendar
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm import attendance
+from crm.contacts import ContactIn, create_contact
+from crm.events import EventIn, create_event
+from crm.models import Attendance
+from crm.settings import Settings
+from outreach import calendar, outbox, rsvp
+from outreach.campaigns import AudienceIn, CampaignIn, VariantIn, create_campaign
+from tests.conftest import World
+from tests.smtp_server import SmtpServer
+from tests.test_outbox import _drain
+
+BODY_SQ = (
+    "{{ salutation }},\n\nJu ftojmë në **{{ event_title }}**, {{ event_start }}, në {{ venue }}."
+    "\n\nDo të vini? [Po]({{ rsvp_yes_url }}) · [Ndoshta]({{ rsvp_maybe_url }}) · "
+    "[Jo]({{ rsvp_no_url }})\n"
+)
+BODY_EN = (
+    "{{ salutation }},\n\nPlease join us for {{ event_title }}, {{ event_start }}.\n\n"
+    "Yes: {{ rsvp_yes_url }}\nNo: {{ rsvp_no_url }}\n"
+)
+
+
+async def _invited(
+    session: AsyncSession, maker, world: World, settings: Settings
+) -> tuple[int, dict[str, int]]:  # type: ignore[no-untyped-def]
+    event = await create_event(
+        session, world.editor,
+        EventIn(title="Raporti për lirinë e medias 2026", starts_at="2026-12-15T11:00",
+                ends_at="2026-12-15T12:30", venue="Hotel Sirius", capacity=50,
+                organiser="Qendra për Drejtësi"),  # type: ignore[arg-type]
+    )  # fmt: skip
+    people = {}
+    for given, family, email, language in (
+        ("Arbër", "Krasniqi", "arber@koha.net", "sq"),
+        ("John", "Smith", "john@bbc.co.uk", "en"),
+    ):
+        contact = await create_contact(
+            session, world.editor,
+            ContactIn(given_name=given, family_name=family, emails=[email],
+                      preferred_language=language, salutation="m"),
+        )  # fmt: skip
+        people[email] = contact.id
+    campaign = await create_campaign(
+        session, world.editor,
+        CampaignIn(
+            name="Ftesë", kind="invitation", event_id=event.id, default_language="sq",
+            variants={"sq": VariantIn(subject="Ftesë: {{ event_title }}", body=BODY_SQ),
+                      "en": VariantIn(subject="Invitation: {{ event_title }}", body=BODY_EN)},
+            audience=AudienceIn(contacts=list(people.values())),
+        ),
+    )  # fmt: skip
+    await outbox.launch(session, world.editor, settings, campaign.id, expected=2)
+    await _drain(maker, settings)
+    return event.id, people
+
+
+def _one(smtp: SmtpServer, address: str) -> EmailMessage:
+    [received] = smtp.sink.to(address)
+    return received.message
+
+
+async def test_each_invitation_carries_a_calendar_that_calendars_accept(
+    session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
+) -> None:
+    event_id, _people = await _invited(session, maker, world, sending)
+    m = _one(smtp, "arber@koha.net")
+
+    # multipart/mixed ⊃ multipart/alternative (text, HTML, text/calendar) + invite.ics
+    assert m.get_content_type() == "multipart/mixed"
+    outer = list(m.iter_parts())
+    assert [p.get_content_type() for p in outer] == ["multipart/alternative", "application/ics"]
+    inner = [p.get_content_type() for p in outer[0].iter_parts()]
+    assert inner == ["text/plain", "text/html", "text/calendar"]
+    part = list(outer[0].iter_parts())[2]
+    assert part.get_param("method") == "REQUEST" and part.get_content_charset() == "utf-8"
+    inline = part.get_content()
+    attached = outer[1].get_content().decode("utf-8")
+    assert outer[1].get_filename() == "invite.ics"
+    assert inline.replace("\r\n", "\n") == attached.replace("\r\n", "\n")
+
+    cal = Calendar.from_ical(attached)
+    assert str(cal["method"]) == part.get_param("method")
+    vevent = next(iter(cal.walk("VEVENT")))
+    assert {"UID", "DTSTAMP", "SEQUENCE", "ORGANIZER", "ATTENDEE"} <= set(vevent)
+    assert str(vevent["organizer"]).endswith(f"calendar+e{event_id}@replies.qendra.org")
+    attendee = vevent["attendee"]
+    assert str(attendee) == "mailto:arber@koha.net"
+    assert attendee.params["RSVP"] == "TRUE" and attendee.params["PARTSTAT"] == "NEEDS-ACTION"
+    zone = next(iter(cal.walk("VTIMEZONE")))
+    assert {c.name for c in zone.subcomponents} == {"STANDARD", "DAYLIGHT"}
+    card = vobject.readOne(attached)
+    assert card.vevent.dtstart.value.hour == 11 and card.vevent.dtstart.value.utcoffset()
+    assert card.vevent.attendee.params["CN"] == ["Arbër Krasniqi"]
+
+    # The other guest's calendar names them, not Arbër; same event, same UID.
+    other = Calendar.from_ical(
+        list(_one(smtp, "john@bbc.co.uk").iter_parts())[1].get_content().decode()
+    )
+    other_event = next(iter(other.walk("VEVENT")))
+    assert str(other_event["attendee"]) == "mailto:john@bbc.co.uk"
+    assert other_event["uid"] == vevent["uid"]
+
+
+async def test_the_event_is_told_in_each_readers_language_with_their_own_links(
+    client: httpx.AsyncClient, session: AsyncSession, maker, world: World, sending: Settings,
+    smtp: SmtpServer,
+) -> None:  # fmt: skip
+    event_id, _people = await _invited(session, maker, world, sending)
+    albanian = _one(smtp, "arber@koha.net")
+    text = albanian.get_body(("plain",)).get_content()
+    assert str(albanian["Subject"]) == "Ftesë: Raporti për lirinë e medias 2026"
+    assert "e martë, 15 dhjetor 2026, 11:00" in text and "Hotel Sirius" in text
+    english = _one(smtp, "john@bbc.co.uk").get_body(("plain",)).get_content()
+    assert "Tuesday, 15 December 2026, 11:00" in english
+
+    guests = {
+        g.address_norm: g
+        for g in (
+            await session.execute(select(Attendance).where(Attendance.event_id == event_id))
+        ).scalars()
+    }
+    assert set(guests) == {"arber@koha.net", "john@bbc.co.uk"}
+    yes = re.search(r"Yes: (\S+)", english)
+    assert yes and yes.group(1).endswith("?answer=yes")
+    token = rsvp.rsvp_token(sending, guests["john@bbc.co.uk"].id)
+    assert f"/rsvp/{token}?" in yes.group(1)
+    own = rsvp.rsvp_token(sending, guests["arber@koha.net"].id)  # each their own
+    html_part = albanian.get_body(("html",)).get_content()
+    assert f'<a href="{sending.base_url}/rsvp/{own}?answer=yes"' in html_part
+    assert f"Po ({sending.base_url}/rsvp/{own}?answer=yes)" in text
+
+    # John answers from the link.
+    answered = await client.post(f"/rsvp/{token}", data={"answer": "yes"})
+    assert answered.status_code == 303
+    await session.refresh(guests["john@bbc.co.uk"])
+    assert guests["john@bbc.co.uk"].rsvp == "accepted"
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "itip"
+FIXTURE_UID = "5f0c2a9e-3b7d-4c1a-9e2f-8a6b1d4c7e90@beatbook"
+
+
+def test_calendar_replies_of_real_clients_are_read() -> None:
+    for case in json.loads((FIXTURES / "expected.json").read_text()):
+        replies = calendar.read_replies((FIXTURES / case["file"]).read_bytes())
+        assert replies == [calendar.Reply(**r) for r in case["replies"]], case["file"]
+
+
+async def test_calendar_replies_set_the_rsvp_and_a_stale_one_is_ignored(
+    session: AsyncSession, world: World
+) -> None:
+    event = await create_event(
+        session, world.editor,
+        EventIn(title="Raporti për lirinë e medias 2026", starts_at="2026-03-29T11:00",
+                ends_at="2026-03-29T12:30"),  # type: ignore[arg-type]
+    )  # fmt: skip
+    event.uid, event.sequence = FIXTURE_UID, 2  # the invitation these clients answered
+    guests = {}
+    for name, address in (
+        ("Arbër Krasniqi", "arber.krasniqi@gmail.com"),
+        ("Dragana Ćosić", "dragana.cosic@kossev.info"),
+        ("Jelena Đorđević", "jelena.djordjevic@icloud.com"),
+        ("Blerta Hoxha", "blerta@kallxo.com"),
+    ):
+        guests[address] = await attendance.add_guest(
+            session, event, org_id=world.editor.org_id, name=name, address=address
+        )
+    await session.commit()
+    results = {}
+    for name in ("google_accepted", "outlook_declined", "apple_tentative",
+                 "thunderbird_accepted_old_sequence", "not_a_reply"):  # fmt: skip
+        results[name] = await rsvp.apply_calendar_replies(
+            session, (FIXTURES / f"{name}.eml").read_bytes()
+        )
+    for guest in guests.values():
+        await session.refresh(guest)
+    assert guests["arber.krasniqi@gmail.com"].rsvp == "accepted"
+    assert guests["arber.krasniqi@gmail.com"].rsvp_via == "calendar"
+    assert guests["dragana.cosic@kossev.info"].rsvp == "declined"  # address case ignored
+    assert guests["jelena.djordjevic@icloud.com"].rsvp == "tentative"
+    assert guests["blerta@kallxo.com"].rsvp == "none"  # answered SEQUENCE 0: stale
+    assert [a.recorded for a in results["thunderbird_accepted_old_sequence"]] == [False]
+    assert results["not_a_reply"] == []
