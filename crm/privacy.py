@@ -30,6 +30,7 @@ from crm.errors import Conflict, DomainError, InvalidInput, NotFound
 from crm.i18n import N_
 from crm.models import (
     SUPPRESSION_REASONS,
+    Attendance,
     AuditEntry,
     Campaign,
     CaughtMessage,
@@ -37,6 +38,7 @@ from crm.models import (
     ContactEmail,
     DataRequest,
     Delivery,
+    Event,
     ImportBatch,
     ImportFile,
     ImportRow,
@@ -271,6 +273,7 @@ async def export_contact_data(session: AsyncSession, actor: Actor, contact_id: i
         "do_not_contact": {"value": c.do_not_contact, "reason": c.do_not_contact_reason},
         "interactions": interactions,
         "campaign_messages": await _deliveries(session, contact_id),
+        "events": await _guest_records(session, contact_id),
         "import_rows": await _import_rows(session, actor.org_id, contact_id),
         "audit": await _audit_entries(
             session, actor.org_id, contact_id, [i["id"] for i in interactions]
@@ -295,6 +298,39 @@ async def _deliveries(session: AsyncSession, contact_id: int) -> list[dict[str, 
         }
         for d, name in rows.all()
     ]  # fmt: skip
+
+
+async def _guest_records(session: AsyncSession, contact_id: int) -> list[dict[str, Any]]:
+    """Every event the contact was invited to or came to, with their answer."""
+    rows = await session.execute(
+        select(Attendance, Event.title, Event.starts_at)
+        .join(Event, Event.id == Attendance.event_id)
+        .where(Attendance.contact_id == contact_id)
+        .order_by(Event.starts_at)
+    )
+    return [
+        {
+            "event": title, "starts_at": _iso(starts), "name": a.name, "answer": a.rsvp,
+            "answered_by": a.rsvp_via, "answered_at": _iso(a.rsvp_at),
+            "waitlisted_at": _iso(a.waitlisted_at), "checked_in_at": _iso(a.checked_in_at),
+            "walk_in": a.walk_in, "invited_at": _iso(a.invited_at),
+        }
+        for a, title, starts in rows.all()
+    ]  # fmt: skip
+
+
+async def _scrub_guests(
+    session: AsyncSession, org_id: int, contact_id: int, emails: list[str]
+) -> None:
+    """An erased journalist leaves no guest row of this organisation's events behind."""
+    await session.execute(
+        delete(Attendance).where(
+            or_(
+                Attendance.contact_id == contact_id,
+                and_(Attendance.org_id == org_id, Attendance.address_norm.in_(emails)),
+            )
+        )
+    )
 
 
 async def _scrub_deliveries(
@@ -453,6 +489,7 @@ async def _erase(session: AsyncSession, actor: Actor, settings: Settings, contac
     await _scrub_import_rows(session, actor.org_id, cid, quoted)
     await _scrub_import_files(session, actor.org_id, emails)
     await _scrub_deliveries(session, actor.org_id, cid, emails)
+    await _scrub_guests(session, actor.org_id, cid, emails)
     for email in emails:
         await suppress(session, settings, actor.org_id, email, "erased")
     # The contact's emails, roles, beats, tags, list memberships and interactions cascade.

@@ -9,12 +9,15 @@ from datetime import UTC, datetime
 import pytest
 import vobject
 from icalendar import Calendar
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import attendance, coalitions
+from crm import attendance, coalitions, privacy
+from crm.contacts import ContactIn, create_contact
 from crm.errors import Conflict, InvalidInput, NotFound
 from crm.events import EventIn, cancel_event, create_event, get_event, list_events, update_event
-from crm.models import Event
+from crm.models import Attendance, Event
+from crm.settings import Settings
 from outreach import calendar
 from tests.conftest import World
 
@@ -206,3 +209,23 @@ async def test_the_feed_holds_the_organisations_events_and_parses(
     assert card.method.value == "PUBLISH"
     assert [v.summary.value for v in card.vevent_list] == ["Raporti për lirinë e medias 2026"]
     assert isinstance(events[0], Event)
+
+
+async def test_a_guests_records_join_the_contacts_export_and_erasure(
+    session: AsyncSession, world: World, settings: Settings
+) -> None:
+    event = await create_event(session, world.editor, _event_in())
+    contact = await create_contact(
+        session, world.editor, ContactIn(given_name="Arta", emails=["arta@koha.net"])
+    )
+    guest = await attendance.add_guest(
+        session, event, org_id=world.editor.org_id, name="Arta", address="arta@koha.net",
+        contact_id=contact.id,
+    )  # fmt: skip
+    await attendance.answer(session, guest, "accepted", via="link")
+    data = await privacy.export_contact_data(session, world.editor, contact.id)
+    [record] = data["events"]
+    assert record["event"] == event.title and record["answer"] == "accepted"
+    await privacy.erase_contact(session, world.owner, settings, contact.id)
+    left = await session.execute(select(Attendance).where(Attendance.event_id == event.id))
+    assert left.scalars().all() == []
