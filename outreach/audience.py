@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import i18n, serbian
@@ -18,6 +18,7 @@ from crm.errors import message_of
 from crm.i18n import N_
 from crm.import_rows import Rejected, check_email
 from crm.models import (
+    Attendance,
     Beat,
     Campaign,
     Contact,
@@ -25,6 +26,7 @@ from crm.models import (
     ContactEmail,
     ContactOutletRole,
     Delivery,
+    Event,
     Organisation,
     Outlet,
 )
@@ -120,7 +122,33 @@ async def _contact_ids(session: AsyncSession, campaign: Campaign) -> dict[int, l
         actor = Actor(None, org_id, "viewer")
         found = await matching_ids(session, actor, ContactFilter(list_id=list_id))
         by_org.setdefault(org_id, {}).update(dict.fromkeys(found))
+    for org_id, contact_id in await _guests(session, campaign, audience.guests):
+        by_org.setdefault(org_id, {})[contact_id] = None
     return {org_id: list(ids) for org_id, ids in by_org.items()}
+
+
+async def _guests(
+    session: AsyncSession, campaign: Campaign, answers: list[str]
+) -> list[tuple[int, int]]:
+    """(holder, contact) of the event's guests with these answers: the campaign's own, and
+    in a joint campaign of the co-hosting coalition, every co-host's."""
+    event = await session.get(Event, campaign.event_id) if campaign.event_id else None
+    if event is None or not answers:
+        return []
+    joint = campaign.coalition_id is not None and campaign.coalition_id == event.coalition_id
+    seated = Attendance.waitlisted_at.is_(None)
+    wanted = [
+        and_(Attendance.rsvp == "accepted", seated if a == "accepted" else ~seated)
+        if a in ("accepted", "waitlisted")
+        else Attendance.rsvp == a
+        for a in answers
+    ]
+    query = select(Attendance.org_id, Attendance.contact_id).where(
+        Attendance.event_id == event.id, Attendance.contact_id.is_not(None), or_(*wanted)
+    )
+    if not joint:
+        query = query.where(Attendance.org_id == campaign.org_id)
+    return [(org_id, contact_id) for org_id, contact_id in (await session.execute(query)).all()]
 
 
 async def _contacts(session: AsyncSession, org_id: int, ids: list[int]) -> list[dict[str, Any]]:

@@ -47,10 +47,16 @@ class VariantIn(Input):
     body: Annotated[str, StringConstraints(max_length=100_000)] = ""
 
 
+GuestAnswer = Literal["accepted", "waitlisted", "tentative", "none", "declined"]
+
+
 class AudienceIn(Input):
     lists: list[DbId] = Field(default_factory=list, max_length=200)
     contacts: list[DbId] = Field(default_factory=list, max_length=50_000)
     outlets: list[DbId] = Field(default_factory=list, max_length=2_000)
+    # Guests of the campaign's event with these answers ("accepted" means with a seat):
+    # an update goes to all but "declined", a reminder to "accepted" and "tentative".
+    guests: list[GuestAnswer] = Field(default_factory=list, max_length=5)
 
 
 class CampaignIn(Input):
@@ -80,6 +86,8 @@ class CampaignIn(Input):
 
     @model_validator(mode="after")
     def _consistent(self) -> CampaignIn:
+        if self.audience.guests and self.event_id is None:
+            raise ValueError(N_("Choose the event whose guests should receive this."))
         if self.scheduled_at and self.deadline_at and self.deadline_at <= self.scheduled_at:
             raise ValueError(N_("The send deadline must come after the scheduled time."))
         for name in self.custom_fields:

@@ -5,7 +5,7 @@ a calendar invitation, built once per event and filled with their ATTENDEE line.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -14,9 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm import i18n
 from crm.bulk import insert_tuples_returning_ids
 from crm.events import local
+from crm.i18n import N_
 from crm.models import Attendance, Campaign, Event, Organisation
 from crm.settings import Settings
 from outreach import calendar, rsvp
+from outreach.campaigns import CampaignIn
 
 STEP = 1000
 
@@ -96,4 +98,78 @@ async def calendar_for(
         organiser=calendar.organiser_address(event, settings.reply_domain),
         organiser_name=event.organiser or org.name,
         method=method,
+    )
+
+
+# --- drafts the event's page offers ----------------------------------------------------------
+
+_LINKS = N_("Will you come? [Yes]({{ rsvp_yes_url }}) · [Maybe]({{ rsvp_maybe_url }}) · "
+            "[No]({{ rsvp_no_url }})")  # fmt: skip
+_WHERE = N_("{% if venue %}Where: {{ venue }}{% endif %}")
+_ONLINE = N_("{% if online_link %}Online: {{ online_link }}{% endif %}")
+DRAFTS: dict[str, tuple[str, str, list[str], str, str]] = {
+    # purpose: (kind, campaign name, guests' answers, subject, first paragraph)
+    "invite": (
+        "invitation", N_("Invitation: %(event)s"), [],
+        N_("Invitation: {{ event_title }}"),
+        N_("We would be glad to see you at {{ event_title }}, on {{ event_start }}."),
+    ),
+    "update": (
+        "invitation", N_("Update: %(event)s"), ["accepted", "waitlisted", "tentative", "none"],
+        N_("Changed: {{ event_title }}"),
+        N_("{{ event_title }} has changed: it now starts on {{ event_start }}. Your calendar "
+           "will show the new details."),
+    ),
+    "cancel": (
+        "invitation", N_("Cancellation: %(event)s"),
+        ["accepted", "waitlisted", "tentative", "none"],
+        N_("Cancelled: {{ event_title }}"),
+        N_("We are sorry: {{ event_title }}, planned for {{ event_start }}, is cancelled."),
+    ),
+    "remind": (
+        "reminder", N_("Reminder: %(event)s"), ["accepted", "tentative"],
+        N_("Tomorrow: {{ event_title }}"),
+        N_("A reminder that {{ event_title }} is on {{ event_start }}. We look forward to "
+           "seeing you."),
+    ),
+    "ask": (
+        "reminder", N_("Please reply: %(event)s"), ["none"],
+        N_("Will you come to {{ event_title }}?"),
+        N_("We have not heard from you yet: will you come to {{ event_title }}, on "
+           "{{ event_start }}?"),
+    ),
+}  # fmt: skip
+PURPOSES = tuple(DRAFTS)
+
+
+def _body(purpose: str, language: str) -> str:
+    first = i18n.translate(DRAFTS[purpose][4], language)
+    parts = ["{{ salutation }},", first, i18n.translate(_WHERE, language),
+             i18n.translate(_ONLINE, language)]  # fmt: skip
+    if purpose in ("invite", "update", "ask"):
+        parts.append(i18n.translate(_LINKS, language))
+    return "\n\n".join(parts) + "\n"
+
+
+def draft_input(event: Event, purpose: str, default_language: str) -> CampaignIn:
+    """The campaign a button on the event's page starts: written in English, Albanian and
+    Serbian, addressed to the right guests, a reminder scheduled for the day before."""
+    kind, name, answers, subject, _first = DRAFTS[purpose]
+    variants = {
+        language: {"subject": i18n.translate(subject, language), "body": _body(purpose, language)}
+        for language in ("en", "sq", "sr-Latn")
+    }
+    day_before = event.starts_at - timedelta(days=1)
+    later = purpose == "remind" and day_before > datetime.now(UTC)
+    return CampaignIn.model_validate(
+        {
+            "name": (i18n.translate(name) % {"event": event.title})[:200],
+            "kind": kind,
+            "event_id": event.id,
+            "coalition_id": event.coalition_id,
+            "default_language": default_language if default_language in variants else "en",
+            "variants": variants,
+            "audience": {"guests": answers},
+            "scheduled_at": day_before if later else None,
+        }
     )

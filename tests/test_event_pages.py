@@ -181,3 +181,42 @@ async def test_the_api_creates_moves_and_cancels_an_event(
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "timezone"
     cancelled = await client.post(f"/api/v1/events/{event['id']}/cancel")
     assert cancelled.json()["status"] == "cancelled" and cancelled.json()["sequence"] == 2
+
+
+async def test_a_button_on_the_event_starts_a_draft_that_keeps_its_guests_when_edited(
+    client: httpx.AsyncClient, session: AsyncSession, world: World
+) -> None:
+    event = await _event(session, world)
+    csrf = await login(client, world.emails["editor"])
+    page = html(await client.get(f"/events/{event.id}"))
+    actions = {f["action"] for f in page.select(".event-mail form")}
+    assert f"/events/{event.id}/draft/invite" in actions
+    assert f"/events/{event.id}/draft/cancel" not in actions  # only once cancelled
+    made = await client.post(f"/events/{event.id}/draft/remind", data={"csrftoken": csrf})
+    assert made.status_code == 303 and made.headers["location"].endswith("/edit")
+    form = html(await client.get(made.headers["location"]))
+    assert form.select_one("#f-event_id option[selected]")["value"] == str(event.id)
+    checked = {i["value"] for i in form.select('input[name="guest_answers"][checked]')}
+    assert checked == {"accepted", "tentative"}
+    assert "{{ event_start }}" in form.select_one("#f-body_sq").get_text()
+    # Saving the form unchanged keeps the event and the guests.
+    data: dict[str, object] = {"csrftoken": csrf}
+    for field in form.select("input[name], textarea[name], select[name]"):
+        name = field["name"]
+        if field.name == "textarea":
+            data[name] = field.get_text()
+        elif field.name == "select":
+            chosen = field.select_one("option[selected]")
+            data[name] = chosen["value"] if chosen else ""
+        elif field.get("type") == "checkbox":
+            if field.has_attr("checked"):
+                data.setdefault(name, []).append(field["value"])  # type: ignore[union-attr]
+        elif name != "csrftoken":
+            data[name] = field.get("value", "")
+    saved = await client.post(made.headers["location"], data=data)
+    assert saved.status_code == 303, saved.text[:2000]
+    again = html(await client.get(made.headers["location"]))
+    assert {i["value"] for i in again.select('input[name="guest_answers"][checked]')} == checked
+    assert (
+        await client.post(f"/events/{event.id}/draft/party", data={"csrftoken": csrf})
+    ).status_code == 404

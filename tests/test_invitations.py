@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import attendance
 from crm.contacts import ContactIn, create_contact
-from crm.events import EventIn, create_event
-from crm.models import Attendance
+from crm.events import EventIn, cancel_event, create_event, update_event
+from crm.models import Attendance, Event
 from crm.settings import Settings
-from outreach import calendar, outbox, rsvp
+from outreach import calendar, invitations, outbox, rsvp
 from outreach.campaigns import AudienceIn, CampaignIn, VariantIn, create_campaign
 from tests.conftest import World
 from tests.smtp_server import SmtpServer
@@ -199,3 +199,96 @@ async def test_calendar_replies_set_the_rsvp_and_a_stale_one_is_ignored(
     assert guests["blerta@kallxo.com"].rsvp == "none"  # answered SEQUENCE 0: stale
     assert [a.recorded for a in results["thunderbird_accepted_old_sequence"]] == [False]
     assert results["not_a_reply"] == []
+
+
+async def _draft_sent(
+    session: AsyncSession, maker, world: World, settings: Settings, event_id: int, purpose: str
+) -> None:  # type: ignore[no-untyped-def]
+    event = await session.get(Event, event_id, populate_existing=True)
+    data = invitations.draft_input(event, purpose, "sq")
+    data.scheduled_at = None  # send now, not the day before
+    campaign = await create_campaign(session, world.editor, data)
+    await outbox.launch(session, world.editor, settings, campaign.id)
+    await _drain(maker, settings)
+
+
+def _calendar_of(m: EmailMessage) -> vobject.base.Component:
+    return vobject.readOne(list(m.iter_parts())[1].get_content().decode())
+
+
+async def test_a_change_reaches_all_but_those_who_declined_and_a_cancellation_follows(
+    session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
+) -> None:
+    event_id, _people = await _invited(session, maker, world, sending)
+    guests = {
+        g.address_norm: g
+        for g in (
+            await session.execute(select(Attendance).where(Attendance.event_id == event_id))
+        ).scalars()
+    }
+    await attendance.answer(session, guests["john@bbc.co.uk"], "declined", via="link")
+    first = _calendar_of(_one(smtp, "arber@koha.net"))
+    smtp.sink.arrivals.clear()
+
+    moved = EventIn(title="Raporti për lirinë e medias 2026", starts_at="2026-12-15T12:00",
+                    ends_at="2026-12-15T13:30", venue="Hotel Sirius", capacity=50,
+                    organiser="Qendra për Drejtësi")  # type: ignore[arg-type]  # fmt: skip
+    change = await update_event(session, world.editor, event_id, moved)
+    assert change.calendar_changed
+    await _draft_sent(session, maker, world, sending, event_id, "update")
+    assert smtp.sink.to("john@bbc.co.uk") == []  # declined: not bothered again
+    update = _calendar_of(_one(smtp, "arber@koha.net"))
+    assert update.method.value == "REQUEST" and update.vevent.uid.value == first.vevent.uid.value
+    assert int(update.vevent.sequence.value) == int(first.vevent.sequence.value) + 1
+    assert update.vevent.dtstart.value.hour == 12
+    smtp.sink.arrivals.clear()
+
+    await cancel_event(session, world.editor, event_id)
+    await _draft_sent(session, maker, world, sending, event_id, "cancel")
+    cancelled = _calendar_of(_one(smtp, "arber@koha.net"))
+    assert cancelled.method.value == "CANCEL" and cancelled.vevent.status.value == "CANCELLED"
+    assert cancelled.vevent.uid.value == first.vevent.uid.value
+    assert int(cancelled.vevent.sequence.value) == int(update.vevent.sequence.value) + 1
+    part = list(list(_one(smtp, "arber@koha.net").iter_parts())[0].iter_parts())[2]
+    assert part.get_param("method") == "CANCEL"
+
+
+async def test_reminders_go_to_those_coming_and_please_reply_only_to_the_silent(
+    session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
+) -> None:
+    event_id, people = await _invited(session, maker, world, sending)
+    event = await session.get(Event, event_id)
+    extra = {}
+    for given, email in (("Drita", "drita@rtk.live"), ("Vjosa", "vjosa@kallxo.com")):
+        contact = await create_contact(
+            session, world.editor, ContactIn(given_name=given, emails=[email])
+        )
+        extra[email] = await attendance.add_guest(
+            session, event, org_id=world.editor.org_id, name=given, address=email,
+            contact_id=contact.id,
+        )  # fmt: skip
+    guests = {
+        g.address_norm: g
+        for g in (
+            await session.execute(select(Attendance).where(Attendance.event_id == event_id))
+        ).scalars()
+    }
+    await attendance.answer(session, guests["arber@koha.net"], "accepted", via="link")
+    await attendance.answer(session, guests["john@bbc.co.uk"], "declined", via="link")
+    await attendance.answer(session, guests["drita@rtk.live"], "tentative", via="calendar")
+    smtp.sink.arrivals.clear()
+
+    await _draft_sent(session, maker, world, sending, event_id, "remind")
+    assert sorted(a.recipients[0] for a in smtp.sink.arrivals) == [
+        "arber@koha.net",
+        "drita@rtk.live",
+    ]
+    reminder = _one(smtp, "arber@koha.net")
+    assert reminder.get_content_type() == "multipart/alternative"  # no calendar in a reminder
+    smtp.sink.arrivals.clear()
+
+    await _draft_sent(session, maker, world, sending, event_id, "ask")
+    assert [a.recipients[0] for a in smtp.sink.arrivals] == ["vjosa@kallxo.com"]
+    text = _one(smtp, "vjosa@kallxo.com").get_body(("plain",)).get_content()
+    token = rsvp.rsvp_token(sending, extra["vjosa@kallxo.com"].id)
+    assert f"/rsvp/{token}?answer=yes" in text

@@ -70,7 +70,7 @@ def lines(value: str | None) -> list[str]:
 
 
 # Fields a form may send several times (checkboxes, multi-selects); others keep the last.
-MULTI = {"languages", "beat_ids", "contact_ids"}
+MULTI = {"languages", "beat_ids", "contact_ids", "guest_answers"}
 
 
 def _clean(value: Any) -> Any:

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from crm import coalitions, lists
+from crm import coalitions, events, lists
 from crm.errors import Conflict, InvalidInput, message_of
 from crm.i18n import N_
 from crm.models import DELIVERY_STATES, LANGUAGES, ContactEmail, Outlet
@@ -106,6 +106,7 @@ async def _input(
         "kind": data.get("kind", "press_release"),
         "coalition_id": optional_int(data.get("coalition_id")),
         "sender_id": optional_int(data.get("sender_id")),
+        "event_id": optional_int(data.get("event_id")),
         "default_language": data.get("default_language", "sq"),
         "variants": variants,
         "embargo": data.get("embargo", ""),
@@ -114,6 +115,7 @@ async def _input(
             "lists": [i for v in data.get("list_ids", []) if (i := optional_int(v))],
             "outlets": [i for v in data.get("outlet_ids", []) if (i := optional_int(v))],
             "contacts": await _contact_ids(session, auth, data.get("contact_emails", "")),
+            "guests": data.get("guest_answers", []),
         },
         "scheduled_at": _local(settings, data.get("scheduled_at", "")),
         "deadline_at": _local(settings, data.get("deadline_at", "")),
@@ -151,6 +153,7 @@ async def _form(
         ],  # partners' lists; its own are above
         "coalitions": await coalitions.my_coalitions(session, auth.actor),
         "desks": list(outlets.all()),
+        "events": await events.list_events(session, auth.actor.org_id),
     }
     return render(request, "campaigns/form.html", ctx, status_code=422 if errors else 200)
 
@@ -162,11 +165,13 @@ def _values_of(view: campaigns.CampaignView, settings: Settings, emails: str) ->
         "kind": c.kind,
         "coalition_id": str(c.coalition_id or ""),
         "sender_id": str(c.sender_id or ""),
+        "event_id": str(c.event_id or ""),
         "default_language": c.default_language,
         "embargo": c.embargo,
         "custom_fields": "\n".join(f"{k} = {v}" for k, v in c.custom_fields.items()),
         "list_ids": [str(i) for i in c.audience.get("lists", [])],
         "outlet_ids": [str(i) for i in c.audience.get("outlets", [])],
+        "guest_answers": list(c.audience.get("guests", [])),
         "contact_emails": emails,
         "scheduled_at": _local_text(settings, c.scheduled_at),
         "deadline_at": _local_text(settings, c.deadline_at),

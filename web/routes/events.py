@@ -16,7 +16,7 @@ from crm.errors import InvalidInput, NotFound
 from crm.events import EventIn
 from crm.models import Event, Organisation
 from crm.settings import Settings
-from outreach import calendar
+from outreach import calendar, campaigns, invitations
 from web.deps import ApiAuth, CurrentAuth, Id, SessionDep, SettingsDep, rollback
 from web.forms import field_errors, form_dict, optional_int
 from web.rendering import is_htmx, render
@@ -163,6 +163,22 @@ async def cancel(
 ) -> Response:
     await events.cancel_event(session, auth.actor, event_id)
     return RedirectResponse(f"/events/{event_id}", status_code=303)
+
+
+@router.post("/events/{event_id}/draft/{purpose}")
+async def draft(
+    request: Request, auth: CurrentAuth, session: SessionDep, event_id: Id, purpose: str
+) -> Response:
+    """Start the campaign a button offers (invite, update, cancel, remind, ask), as a draft
+    the officer reads and launches."""
+    event = await events.get_event(session, auth.actor, event_id)
+    if purpose not in invitations.PURPOSES:
+        raise NotFound("draft")
+    data = invitations.draft_input(event, purpose, auth.org.default_language)
+    if event.coalition_id is not None and event.org_id != auth.actor.org_id:
+        data.coalition_id = event.coalition_id  # a co-host writes in the coalition's name too
+    campaign = await campaigns.create_campaign(session, auth.actor, data)
+    return RedirectResponse(f"/campaigns/{campaign.id}/edit", status_code=303)
 
 
 # --- the door --------------------------------------------------------------------------------
