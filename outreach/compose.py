@@ -118,7 +118,7 @@ class Composer:
             unsubscribe_url=unsubscribe,
             unsubscribe_mailto=f"mailto:unsubscribe+{token}@{s.reply_domain}",
             allow_8bit=allow_8bit,
-            calendar=self.invitation.for_guest(row.name, row.address) if self.invitation else "",
+            calendar=self.invitation.for_guest(row.name, row.address) if self.invitation else b"",
         )
 
     def _custom_fields(self, language: str) -> dict[str, Any]:

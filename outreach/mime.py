@@ -366,27 +366,34 @@ def _attachment_part(attachment: Attachment) -> bytes:
     return head.encode("ascii") + base64.encodebytes(attachment.data).replace(b"\n", CRLF)
 
 
-def _calendar_part(method: str, ics: str, allow_8bit: bool) -> bytes:
-    """The invitation as the calendar part of the alternative (RFC 6047): its `method`
-    parameter says what the VCALENDAR's METHOD says."""
-    text = ics.replace("\r\n", "\n")
-    body = eight_bit(text) if allow_8bit else None
-    encoding = "8bit" if body is not None else "quoted-printable"
-    head = (
+@lru_cache(maxsize=8)
+def _calendar_head(method: str, encoding: str) -> bytes:
+    return (
         f"Content-Type: text/calendar; charset=utf-8; method={method}\r\n"
         f"Content-Transfer-Encoding: {encoding}\r\n\r\n"
     ).encode("ascii")
-    return head + (body if body is not None else quoted_printable(text))
 
 
-def _ics_attachment(ics: str) -> bytes:
+_ICS_HEAD = (
+    b'Content-Type: application/ics; name="invite.ics"\r\n'
+    b'Content-Disposition: attachment; filename="invite.ics"\r\n'
+    b"Content-Transfer-Encoding: base64\r\n\r\n"
+)
+
+
+def _calendar_part(method: str, ics: bytes, allow_8bit: bool) -> bytes:
+    """The invitation as the calendar part of the alternative (RFC 6047): its `method`
+    parameter says what the VCALENDAR's METHOD says. The iCalendar is folded at 75 octets
+    with CRLF already, so with 8BITMIME it goes as it is."""
+    if allow_8bit:
+        return _calendar_head(method, "8bit") + ics
+    text = ics.decode("utf-8").replace("\r\n", "\n")
+    return _calendar_head(method, "quoted-printable") + quoted_printable(text)
+
+
+def _ics_attachment(ics: bytes) -> bytes:
     """The same invitation as an invite.ics file, for clients that only read attachments."""
-    head = (
-        'Content-Type: application/ics; name="invite.ics"\r\n'
-        'Content-Disposition: attachment; filename="invite.ics"\r\n'
-        "Content-Transfer-Encoding: base64\r\n\r\n"
-    ).encode("ascii")
-    return head + base64.encodebytes(ics.encode("utf-8")).replace(b"\n", CRLF)
+    return _ICS_HEAD + base64.encodebytes(ics).replace(b"\n", CRLF)
 
 
 def _skeleton(
@@ -460,7 +467,7 @@ class PreparedMessage:
         unsubscribe_mailto: str,
         date: datetime | None = None,
         allow_8bit: bool = False,
-        calendar: str = "",
+        calendar: bytes = b"",
     ) -> bytes:
         """The complete message for one recipient, as bytes ready for SMTP DATA. With
         `allow_8bit` (the server announced 8BITMIME) the text parts go unencoded. An
