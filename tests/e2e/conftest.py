@@ -25,6 +25,7 @@ from crm.accounts import Actor, create_user, get_or_create_org
 from crm.beats import ensure_default_beats
 from crm.contacts import ContactIn, create_contact
 from crm.database import make_engine, make_sessionmaker
+from crm.lists import ListIn, add_members, create_list
 from crm.settings import Settings
 from web.app import create_app
 
@@ -38,6 +39,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 EDITOR_EMAIL = "editor@e2e.example"
+INVITEES = "Gazetarët e konferencës"
 # The Albanian-speaking officer of a second organisation holding the same journalists.
 ALBANIAN_EDITOR_EMAIL = "redaktore@e2e.example"
 EDITOR_PASSWORD = "correct horse battery"
@@ -65,12 +67,20 @@ async def _seed(url: str) -> None:
                 )
                 await session.commit()
                 editor = Actor(user.id, org.id or 0, "editor")
+                ids = {}
                 for given, family, email in CONTACTS:
-                    await create_contact(
+                    contact = await create_contact(
                         session,
                         editor,
                         ContactIn(given_name=given, family_name=family, emails=[email]),  # type: ignore[list-item]
                     )
+                    ids[email] = contact.id or 0
+                # The press-conference list of the events flow.
+                invitees = await create_list(session, editor, ListIn(name=INVITEES))
+                await add_members(
+                    session, editor, invitees.id or 0,
+                    [ids["blerta@kallxo.example"], ids["marko@kossev.example"]],
+                )  # fmt: skip
     finally:
         await engine.dispose()
 
