@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.accounts import Actor
+from crm.contacts import ContactFilter, matching_ids
 from crm.errors import InvalidInput, NotFound
 from crm.events import get_event
 from crm.i18n import N_
-from crm.models import Attendance, Event, Interaction
+from crm.models import Attendance, Contact, ContactEmail, Event, Interaction
 from crm.search import fold, normalise_email
 
 ANSWERS = ("accepted", "tentative", "declined")
@@ -91,9 +93,11 @@ async def add_guest(
     address: str,
     contact_id: int | None = None,
     invited: bool = True,
+    walk_in: bool = False,
 ) -> Attendance:
-    """The guest for `address`, made when first invited (or, not `invited`, when they walk
-    in); a second co-host's invitation of the same address finds the same guest."""
+    """The guest for `address`, made when first invited (or picked to be invited later, not
+    `invited`; or when they walk in); a second co-host's choice of the same address finds
+    the same guest."""
     norm = normalise_email(address) if address else ""
     if norm:
         found = await session.execute(
@@ -111,7 +115,7 @@ async def add_guest(
         name=name[:200],
         address_norm=norm,
         invited_at=datetime.now(UTC) if invited else None,
-        walk_in=not invited,
+        walk_in=walk_in,
     )
     session.add(guest)
     await session.flush()
@@ -273,9 +277,98 @@ async def walk_in(
         raise InvalidInput({"name": N_("Write the name of who came.")})
     guest = await add_guest(
         session, event, org_id=actor.org_id, name=name, address=address.strip(),
-        contact_id=contact_id, invited=False,
+        contact_id=contact_id, invited=False, walk_in=True,
     )  # fmt: skip
     return await check_in(session, actor, event_id, guest.id or 0)
+
+
+async def pick_guests(
+    session: AsyncSession, actor: Actor, event_id: int, contacts: list[tuple[int, str, str]]
+) -> int:
+    """A co-host's choice of invitees from its own contacts ((id, name, address) each): guests
+    to invite, one per address across co-hosts. Returns how many are new."""
+    actor.require_write()
+    event = await get_event(session, actor, event_id)
+    if event.status == "cancelled":
+        raise InvalidInput({"list_id": N_("This event has been cancelled.")})
+    before = (await counts(session, event_id)).invited
+    for contact_id, name, address in contacts:
+        if address:
+            await add_guest(
+                session, event, org_id=actor.org_id, name=name, address=address,
+                contact_id=contact_id, invited=False,
+            )  # fmt: skip
+    await session.commit()
+    return (await counts(session, event_id)).invited - before
+
+
+async def pick_from_list(session: AsyncSession, actor: Actor, event_id: int, list_id: int) -> int:
+    """Pick the members of one of the actor's lists (smart lists as they match now)."""
+    try:
+        ids = await matching_ids(session, actor, ContactFilter(list_id=list_id))
+    except NotFound as exc:
+        raise InvalidInput({"list_id": N_("Choose one of your lists.")}) from exc
+    people: list[tuple[int, str, str]] = []
+    for part in range(0, len(ids), 1000):
+        rows = await session.execute(
+            select(Contact.id, Contact.given_name, Contact.family_name, ContactEmail.email)
+            .join(ContactEmail, ContactEmail.contact_id == Contact.id)
+            .where(
+                Contact.id.in_(ids[part : part + 1000]),
+                Contact.org_id == actor.org_id,
+                Contact.do_not_contact.is_(False),
+                ContactEmail.position == 0,
+            )
+        )
+        people += [(cid, f"{g} {f}".strip(), email) for cid, g, f, email in rows.all()]
+    return await pick_guests(session, actor, event_id, people)
+
+
+async def held_contacts(
+    session: AsyncSession, actor: Actor, guests: list[Attendance]
+) -> dict[int, int]:
+    """Guest id → the actor's own contact for that guest: the one it invited, or one it holds
+    with the same address (a co-host's guest it also knows)."""
+    held = {g.id or 0: g.contact_id for g in guests if g.org_id == actor.org_id and g.contact_id}
+    others = {g.address_norm: g.id or 0 for g in guests if g.id not in held and g.address_norm}
+    norms = list(others)
+    for part in range(0, len(norms), 1000):
+        rows = await session.execute(
+            select(ContactEmail.normalised, ContactEmail.contact_id).where(
+                ContactEmail.org_id == actor.org_id,
+                ContactEmail.normalised.in_(norms[part : part + 1000]),
+            )
+        )
+        for norm, contact_id in rows.all():
+            held.setdefault(others[norm], contact_id)
+    return {k: v for k, v in held.items() if v}
+
+
+async def attended_not_covered(session: AsyncSession, actor: Actor, event_id: int) -> list[Any]:
+    """The actor's own contacts who came to the event and have published nothing since it
+    began: whom to follow up."""
+    event = await get_event(session, actor, event_id)
+    covered = (
+        select(Interaction.id)
+        .where(
+            Interaction.contact_id == Attendance.contact_id,
+            Interaction.kind == "coverage",
+            Interaction.occurred_at >= event.starts_at,
+        )
+        .exists()
+    )
+    rows = await session.execute(
+        select(Attendance)
+        .where(
+            Attendance.event_id == event_id,
+            Attendance.org_id == actor.org_id,
+            Attendance.contact_id.is_not(None),
+            Attendance.checked_in_at.is_not(None),
+            ~covered,
+        )
+        .order_by(Attendance.name)
+    )
+    return list(rows.scalars())
 
 
 def matches(guest: Attendance, query: str) -> bool:

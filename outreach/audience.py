@@ -140,6 +140,8 @@ async def _guests(
     wanted = [
         and_(Attendance.rsvp == "accepted", seated if a == "accepted" else ~seated)
         if a in ("accepted", "waitlisted")
+        else and_(Attendance.invited_at.is_(None), Attendance.walk_in.is_(False))
+        if a == "picked"
         else Attendance.rsvp == a
         for a in answers
     ]

@@ -47,7 +47,9 @@ class VariantIn(Input):
     body: Annotated[str, StringConstraints(max_length=100_000)] = ""
 
 
-GuestAnswer = Literal["accepted", "waitlisted", "tentative", "none", "declined"]
+# "picked": chosen by a co-host and not invited yet; the others are answers, "accepted"
+# with a seat and "waitlisted" without one.
+GuestAnswer = Literal["picked", "accepted", "waitlisted", "tentative", "none", "declined"]
 
 
 class AudienceIn(Input):

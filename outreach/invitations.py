@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import i18n
@@ -79,6 +79,13 @@ async def register_guests(
         for norm, r in new.items()
     ]
     ids = await insert_tuples_returning_ids(session, Attendance, columns, values)
+    picked = [known[n] for n in norms if n in known]
+    for part in range(0, len(picked), STEP):  # chosen earlier by a co-host: invited now
+        await session.execute(
+            update(Attendance)
+            .where(Attendance.id.in_(picked[part : part + STEP]), Attendance.invited_at.is_(None))
+            .values(invited_at=now)
+        )
     known.update(zip(new, ids, strict=True))
     for r in recipients:
         if r.norm in known:
@@ -110,7 +117,7 @@ _ONLINE = N_("{% if online_link %}Online: {{ online_link }}{% endif %}")
 DRAFTS: dict[str, tuple[str, str, list[str], str, str]] = {
     # purpose: (kind, campaign name, guests' answers, subject, first paragraph)
     "invite": (
-        "invitation", N_("Invitation: %(event)s"), [],
+        "invitation", N_("Invitation: %(event)s"), ["picked"],
         N_("Invitation: {{ event_title }}"),
         N_("We would be glad to see you at {{ event_title }}, on {{ event_start }}."),
     ),

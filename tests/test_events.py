@@ -16,6 +16,7 @@ from crm import attendance, coalitions, privacy
 from crm.contacts import ContactIn, create_contact
 from crm.errors import Conflict, InvalidInput, NotFound
 from crm.events import EventIn, cancel_event, create_event, get_event, list_events, update_event
+from crm.interactions import InteractionIn, log_interaction
 from crm.models import Attendance, Event
 from crm.settings import Settings
 from outreach import calendar
@@ -235,3 +236,28 @@ async def test_a_guests_records_join_the_contacts_export_and_erasure(
     await privacy.erase_contact(session, world.owner, settings, contact.id)
     left = await session.execute(select(Attendance).where(Attendance.event_id == event.id))
     assert left.scalars().all() == []
+
+
+async def test_after_the_event_those_who_came_and_have_not_covered_it_are_listed(
+    session: AsyncSession, world: World
+) -> None:
+    event = await create_event(session, world.editor, _event_in())  # March 2026: over
+    came = {}
+    for name, email in (("Arta Berisha", "arta@koha.net"), ("Besa Gashi", "besa@rtk.live")):
+        data = ContactIn(given_name=name, emails=[email])
+        contact = await create_contact(session, world.editor, data)
+        guest = await attendance.add_guest(
+            session, event, org_id=world.editor.org_id, name=name, address=email,
+            contact_id=contact.id,
+        )  # fmt: skip
+        await attendance.check_in(session, world.editor, event.id, guest.id)
+        came[name] = contact.id
+    await log_interaction(
+        session, world.editor, came["Besa Gashi"],
+        InteractionIn(kind="coverage", summary="TV report on the launch",
+                      occurred_at=datetime(2026, 3, 30, 18, 0, tzinfo=UTC)),
+    )  # fmt: skip
+    follow_up = await attendance.attended_not_covered(session, world.editor, event.id)
+    assert [g.name for g in follow_up] == ["Arta Berisha"]
+    with pytest.raises(NotFound):
+        await attendance.attended_not_covered(session, world.outsider, event.id)

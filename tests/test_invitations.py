@@ -12,18 +12,19 @@ from pathlib import Path
 
 import httpx
 import vobject
+from bs4 import BeautifulSoup
 from icalendar import Calendar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import attendance
+from crm import attendance, coalitions, lists
 from crm.contacts import ContactIn, create_contact
 from crm.events import EventIn, cancel_event, create_event, update_event
 from crm.models import Attendance, Event
 from crm.settings import Settings
 from outreach import calendar, invitations, outbox, rsvp
 from outreach.campaigns import AudienceIn, CampaignIn, VariantIn, create_campaign
-from tests.conftest import World
+from tests.conftest import World, login
 from tests.smtp_server import SmtpServer
 from tests.test_outbox import _drain
 
@@ -292,3 +293,51 @@ async def test_reminders_go_to_those_coming_and_please_reply_only_to_the_silent(
     text = _one(smtp, "vjosa@kallxo.com").get_body(("plain",)).get_content()
     token = rsvp.rsvp_token(sending, extra["vjosa@kallxo.com"].id)
     assert f"/rsvp/{token}?answer=yes" in text
+
+
+async def test_co_hosts_pick_guests_and_a_journalist_both_picked_gets_one_invitation(
+    client: httpx.AsyncClient, session: AsyncSession, maker, world: World, sending: Settings,
+    smtp: SmtpServer,
+) -> None:  # fmt: skip
+    coalition = await coalitions.create_coalition(session, world.owner, "Koalicioni për Ujë")
+    await coalitions.invite_org(session, world.owner, coalition.id, "Other Org")
+    await coalitions.respond(session, world.outsider, coalition.id, accept=True)
+    partner = world.outsider  # now a co-host
+    event = await create_event(
+        session, world.editor,
+        EventIn(title="Konferenca për ujin", starts_at="2026-12-15T11:00",
+                ends_at="2026-12-15T12:30", coalition_id=coalition.id),  # type: ignore[arg-type]
+    )  # fmt: skip
+
+    async def pick(actor, people):  # type: ignore[no-untyped-def]
+        ids = []
+        for given, email in people:
+            c = await create_contact(session, actor, ContactIn(given_name=given, emails=[email]))
+            ids.append(c.id)
+        lst = await lists.create_list(session, actor, lists.ListIn(name=f"Ftesa {actor.org_id}"))
+        await lists.add_members(session, actor, lst.id, ids)
+        return await attendance.pick_from_list(session, actor, event.id, lst.id)
+
+    assert await pick(world.editor, [("Arta", "arta@koha.net"), ("Besa", "besa@rtk.live")]) == 2
+    # The partner knows Arta too (same address) and one journalist of its own.
+    assert await pick(partner, [("Arta K.", "ARTA@koha.net"), ("Dea", "dea@kossev.info")]) == 1
+
+    data = invitations.draft_input(event, "invite", "sq")
+    assert data.coalition_id == coalition.id and data.audience.guests == ["picked"]
+    campaign = await create_campaign(session, world.editor, data)
+    await outbox.launch(session, world.editor, sending, campaign.id, expected=3)
+    await _drain(maker, sending)
+    got = sorted(a.recipients[0] for a in smtp.sink.arrivals)
+    assert got == ["arta@koha.net", "besa@rtk.live", "dea@kossev.info"]  # Arta once
+
+    # Each co-host sees every guest and the counts; it opens only contacts it holds.
+    await login(client, world.emails["outsider"])
+    page = BeautifulSoup((await client.get(f"/events/{event.id}")).text, "html.parser")
+    rows = {
+        r.select_one("td").get_text(" ", strip=True): r for r in page.select("#guests tbody tr")
+    }
+    assert len(rows) == 3
+    assert "3" in page.select_one("#counts li").get_text()
+    linked = {r.select_one("td a").get_text() for r in rows.values() if r.select_one("td a")}
+    assert linked == {"Arta", "Dea"} or linked == {"Arta K.", "Dea"}  # its own Arta and Dea
+    assert not any("besa@" in r.get_text() for r in rows.values())

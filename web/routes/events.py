@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from crm import attendance, coalitions, events
+from crm import attendance, coalitions, events, lists
 from crm.errors import InvalidInput, NotFound
 from crm.events import EventIn
+from crm.i18n import N_
 from crm.models import Event, Organisation
 from crm.settings import Settings
 from outreach import calendar, campaigns, invitations
@@ -119,9 +121,17 @@ async def event_page(
 ) -> Response:
     event = await events.get_event(session, auth.actor, event_id)
     guests = await attendance.guest_list(session, event_id)
+    ended = event.ends_at < datetime.now(UTC)
     ctx = {
         "event": event,
         "guests": guests,
+        # A co-host sees every guest's name and answer, but opens only the contacts it holds.
+        "held": await attendance.held_contacts(session, auth.actor, guests),
+        "lists": await lists.list_choices(session, auth.actor),
+        "to_follow_up": (
+            await attendance.attended_not_covered(session, auth.actor, event_id) if ended else []
+        ),
+        "ended": ended,
         "counts": await attendance.counts(session, event_id),
         "coalition": await coalitions.coalition_name(session, event.coalition_id),
         "organiser_org": await session.get(Organisation, event.org_id),
@@ -163,6 +173,17 @@ async def cancel(
 ) -> Response:
     await events.cancel_event(session, auth.actor, event_id)
     return RedirectResponse(f"/events/{event_id}", status_code=303)
+
+
+@router.post("/events/{event_id}/guests")
+async def pick(request: Request, auth: CurrentAuth, session: SessionDep, event_id: Id) -> Response:
+    """A co-host (or the organiser) picks guests from one of its own lists."""
+    data = await form_dict(request)
+    list_id = optional_int(data.get("list_id"))
+    if list_id is None:
+        raise InvalidInput({"list_id": N_("Choose one of your lists.")})
+    await attendance.pick_from_list(session, auth.actor, event_id, list_id)
+    return RedirectResponse(f"/events/{event_id}#guests", status_code=303)
 
 
 @router.post("/events/{event_id}/draft/{purpose}")
