@@ -304,6 +304,7 @@ async def pick_guests(
 
 async def pick_from_list(session: AsyncSession, actor: Actor, event_id: int, list_id: int) -> int:
     """Pick the members of one of the actor's lists (smart lists as they match now)."""
+    await get_event(session, actor, event_id)  # another organisation's event: NotFound first
     try:
         ids = await matching_ids(session, actor, ContactFilter(list_id=list_id))
     except NotFound as exc:

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import accounts, coalitions, imports, interactions, lists, privacy
+from crm import accounts, attendance, coalitions, events, imports, interactions, lists, privacy
 from crm.beats import BeatIn, create_beat
 from crm.contacts import ContactIn, create_contact
 from crm.interactions import InteractionIn
@@ -84,7 +84,19 @@ async def seed(session: AsyncSession, world: World) -> dict[str, int]:
     caught = CaughtMessage(org_id=world.owner.org_id, message_id="<m@qendra.org>", raw=b"x")
     session.add(caught)
     await session.commit()
+    event = await events.create_event(
+        session, world.editor,
+        events.EventIn(title="Konferenca", starts_at="2026-12-15T11:00",
+                       ends_at="2026-12-15T12:00"),  # type: ignore[arg-type]
+    )  # fmt: skip
+    guest = await attendance.add_guest(
+        session, event, org_id=world.editor.org_id, name="Besa", address="besa@rtk.live"
+    )
+    await session.commit()
     return {
+        "org_id": world.owner.org_id,  # the events feed's: without its secret, 404
+        "event_id": event.id or 0,
+        "guest_id": guest.id or 0,
         "contact_id": contact.id or 0,
         "outlet_id": outlet.id or 0,
         "interaction_id": item.id or 0,
@@ -116,6 +128,8 @@ def valid_api_body(path: str, ids: dict[str, int]) -> dict[str, Any]:
         return {}
     if path.endswith("/unknown"):
         return {"delivery_ids": [1], "outcome": "sent"}
+    if path.startswith("/api/v1/events"):
+        return {"title": "x", "starts_at": "2026-12-15T11:00", "ends_at": "2026-12-15T12:00"}
     if path.startswith("/api/v1/senders"):
         return {"from_name": "x", "from_address": "x@example.org"}
     for prefix, body in (

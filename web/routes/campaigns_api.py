@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from crm.errors import InvalidInput
 from crm.i18n import N_
 from crm.models import Campaign, Delivery, SenderIdentity
-from crm.models.base import Input
+from crm.models.base import DbId, Input
 from outreach import campaigns, outbox, senders
 from outreach.campaigns import CampaignIn
 from outreach.senders import SenderIn
@@ -71,7 +71,7 @@ class TestIn(Input):
 
 
 class UnknownIn(Input):
-    delivery_ids: list[int]
+    delivery_ids: list[DbId] = Field(max_length=10_000)
     outcome: Literal["sent", "resend", "failed"]
 
 
