@@ -148,8 +148,8 @@ async def answer(
             .execution_options(populate_existing=True)
         )
     ).scalar_one()
-    if sequence is not None and sequence < event.sequence:
-        return False
+    if sequence is not None and sequence < guest.sent_sequence:
+        return False  # answers an invitation older than the last one sent to them
     seated_before = guest.rsvp == "accepted" and guest.waitlisted_at is None
     if reply == "accepted" and guest.rsvp != "accepted":
         taken = await _seats_taken(session, event.id or 0, other_than=guest.id)

@@ -15,14 +15,14 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import audit, coalitions
 from crm.accounts import Actor
 from crm.errors import Conflict, NotFound
 from crm.i18n import N_
-from crm.models import Event
+from crm.models import Campaign, Event
 from crm.models.base import DbId, Input, sensible_year
 
 DEFAULT_ZONE = "Europe/Belgrade"  # Kosovo's
@@ -62,7 +62,10 @@ class EventIn(Input):
     @field_validator("online_link")
     @classmethod
     def _web_link(cls, value: str) -> str:
-        if value and not value.lower().startswith(("https://", "http://")):
+        if value and (
+            not value.lower().startswith(("https://", "http://"))
+            or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value)
+        ):
             raise ValueError(N_("Enter a web address starting with http:// or https://."))
         return value
 
@@ -175,6 +178,12 @@ async def cancel_event(session: AsyncSession, actor: Actor, event_id: int) -> Ev
     event.sequence += 1
     event.updated_at = datetime.now(UTC)
     session.add(event)
+    # Invitations and reminders still going out would now be wrong: they wait for the officer.
+    await session.execute(
+        update(Campaign)
+        .where(Campaign.event_id == event.id, Campaign.status.in_(("scheduled", "sending")))
+        .values(status="paused", paused_reason=N_("The event was cancelled."))
+    )
     _audit(session, actor, "cancel", event, {"sequence": event.sequence})
     await session.commit()
     return event

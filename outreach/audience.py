@@ -137,11 +137,14 @@ async def _guests(
         return []
     joint = campaign.coalition_id is not None and campaign.coalition_id == event.coalition_id
     seated = Attendance.waitlisted_at.is_(None)
+    invited = Attendance.invited_at.is_not(None)
     wanted = [
         and_(Attendance.rsvp == "accepted", seated if a == "accepted" else ~seated)
         if a in ("accepted", "waitlisted")
         else and_(Attendance.invited_at.is_(None), Attendance.walk_in.is_(False))
         if a == "picked"
+        else and_(Attendance.rsvp == "none", invited)  # invited, and silent so far
+        if a == "none"
         else Attendance.rsvp == a
         for a in answers
     ]

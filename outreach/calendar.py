@@ -154,8 +154,8 @@ def feed(events: Iterable[Event], *, name: str, organiser_domain: str) -> bytes:
     cal.add("x-wr-calname", name)
     stamp = datetime.now(UTC)
     items = list(events)
-    for name in sorted({e.timezone for e in items}):
-        zone = _zone(name, [e for e in items if e.timezone == name])
+    for zone_name in sorted({e.timezone for e in items}):
+        zone = _zone(zone_name, [e for e in items if e.timezone == zone_name])
         if zone is not None:
             cal.add_component(zone)
     for event in items:

@@ -56,10 +56,14 @@ async def register_guests(
     session: AsyncSession,
     settings: Settings,
     event: Event,
+    campaign: Campaign,
     recipients: Sequence[Any],
 ) -> None:
-    """Make a guest of each recipient (one per address, whichever co-host invited them first)
-    and put their own RSVP links in their merge fields."""
+    """Put each recipient's own RSVP links in their merge fields. An invitation also makes a
+    guest of each (one per address, whichever co-host invited them first) and remembers
+    which version of the event (SEQUENCE) they were sent; other mail about the event only
+    links the guests it finds."""
+    inviting = campaign.kind == "invitation"
     norms = sorted({r.norm for r in recipients if r.norm})
     known: dict[str, int] = {}
     for part in range(0, len(norms), STEP):
@@ -71,20 +75,27 @@ async def register_guests(
         )
         known.update(dict(rows.all()))  # type: ignore[arg-type]
     now = datetime.now(UTC)
-    new = {r.norm: r for r in recipients if r.norm and r.norm not in known}
+    new = {r.norm: r for r in recipients if r.norm and r.norm not in known} if inviting else {}
     columns = ("event_id", "org_id", "contact_id", "name", "address_norm", "rsvp", "rsvp_via",
-               "rsvp_sequence", "walk_in", "invited_at", "created_at")  # fmt: skip
+               "rsvp_sequence", "sent_sequence", "walk_in", "invited_at", "created_at")  # fmt: skip
     values = [
-        (event.id, r.org_id, r.contact_id, r.name[:200], norm, "none", "", 0, False, now, now)
+        (event.id, r.org_id, r.contact_id, r.name[:200], norm, "none", "", 0, event.sequence,
+         False, now, now)
         for norm, r in new.items()
-    ]
+    ]  # fmt: skip
     ids = await insert_tuples_returning_ids(session, Attendance, columns, values)
-    picked = [known[n] for n in norms if n in known]
-    for part in range(0, len(picked), STEP):  # chosen earlier by a co-host: invited now
+    sent = [known[n] for n in norms if n in known] if inviting else []
+    for part in range(0, len(sent), STEP):
+        ids_part = sent[part : part + STEP]
+        await session.execute(  # chosen earlier by a co-host: invited now
+            update(Attendance)
+            .where(Attendance.id.in_(ids_part), Attendance.invited_at.is_(None))
+            .values(invited_at=now)
+        )
         await session.execute(
             update(Attendance)
-            .where(Attendance.id.in_(picked[part : part + STEP]), Attendance.invited_at.is_(None))
-            .values(invited_at=now)
+            .where(Attendance.id.in_(ids_part))
+            .values(sent_sequence=event.sequence)
         )
     known.update(zip(new, ids, strict=True))
     for r in recipients:

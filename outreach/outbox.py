@@ -21,6 +21,7 @@ from crm.models import Campaign, CampaignVariant, Delivery, Job, Organisation, S
 from crm.settings import Settings
 from outreach import audience, invitations, merge, mime
 from outreach.campaigns import (
+    audience_of,
     compile_variants,
     get_campaign,
     readable_campaign,
@@ -92,6 +93,9 @@ async def launch(
         raise InvalidInput({"deadline_at": N_("The send deadline has passed; set a later one.")})
     later = campaign.scheduled_at is not None and campaign.scheduled_at > now
     status = "scheduled" if later else "sending"
+    event = await invitations.event_of(session, campaign)
+    if event is not None and event.status == "cancelled" and not _tells_of_cancellation(campaign):
+        raise Conflict(N_("The event is cancelled: only the cancellation to its guests can go."))
     plan = await audience.plan(session, settings, campaign, await compiled_for(session, campaign))
     domain = await _sending_domain(session, settings, campaign)
     # The reading is done; the write that follows is short, so other writers (the sender,
@@ -119,9 +123,8 @@ async def launch(
     if problem is not None:
         await session.rollback()
         raise problem
-    event = await invitations.event_of(session, campaign)
     if event is not None:
-        await invitations.register_guests(session, settings, event, plan.recipients)
+        await invitations.register_guests(session, settings, event, campaign, plan.recipients)
     await insert_rows(
         session, Delivery, [_row(campaign_id, r, domain, now) for r in plan.recipients]
     )
@@ -137,6 +140,13 @@ async def launch(
     await session.commit()
     await session.refresh(campaign)
     return campaign
+
+
+def _tells_of_cancellation(campaign: Campaign) -> bool:
+    """An invitation to the event's invited guests (no one new): it carries the CANCEL."""
+    wanted = audience_of(campaign)
+    invited_only = not (wanted.lists or wanted.contacts or wanted.outlets)
+    return campaign.kind == "invitation" and invited_only and "picked" not in wanted.guests
 
 
 def _row(campaign_id: int, r: audience.Recipient, domain: str, now: datetime) -> dict:

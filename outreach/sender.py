@@ -26,7 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm.bulk import insert_rows
 from crm.i18n import N_
-from crm.models import Campaign, CoalitionMember, Contact, ContactEmail, Delivery, Interaction
+from crm.models import (
+    Campaign,
+    CoalitionMember,
+    Contact,
+    ContactEmail,
+    Delivery,
+    Event,
+    Interaction,
+)
 from crm.privacy import suppressed
 from crm.search import normalise_email
 from crm.settings import Settings
@@ -66,7 +74,7 @@ class SenderWorker:
         self.maker = maker
         self.settings = settings
         self.name = name or f"sender-{uuid.uuid4().hex[:8]}"
-        self.composers: dict[int, tuple[datetime, Composer]] = {}
+        self.composers: dict[int, tuple[tuple[datetime, int | None], Composer]] = {}
         self.pools: dict[str, Pool] = {}
         processes = settings.send_build_processes
         self.builders = BuildPool(
@@ -174,10 +182,13 @@ class SenderWorker:
             log.exception("recording a batch's results")
 
     async def _composer(self, session: AsyncSession, campaign: Campaign) -> Composer:
+        # An invitation's calendar follows its event: a change or cancellation makes anew.
+        event = await session.get(Event, campaign.event_id) if campaign.event_id else None
+        version = (campaign.updated_at, event.sequence if event else None)
         cached = self.composers.get(campaign.id or 0)
-        if cached is None or cached[0] != campaign.updated_at:
+        if cached is None or cached[0] != version:
             composer = await load_composer(session, self.settings, campaign)
-            cached = (campaign.updated_at, composer)
+            cached = (version, composer)
             self.composers[campaign.id or 0] = cached
         return cached[1]
 

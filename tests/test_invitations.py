@@ -184,6 +184,7 @@ async def test_calendar_replies_set_the_rsvp_and_a_stale_one_is_ignored(
         guests[address] = await attendance.add_guest(
             session, event, org_id=world.editor.org_id, name=name, address=address
         )
+        guests[address].sent_sequence = 2  # they were sent the invitation of SEQUENCE 2
     await session.commit()
     results = {}
     for name in ("google_accepted", "outlook_declined", "apple_tentative",

@@ -109,15 +109,21 @@ def _upload_checks_itself(scope: Scope) -> bool:
 
 
 def _is_unsubscribe(path: str) -> bool:
-    """/u/TOKEN and /rsvp/TOKEN need no CSRF token: the signed, unguessable token in the path
-    is the authorisation (and the journalist has no session, nor should get a cookie). RFC
-    8058's one-click POST comes from mail providers as multipart/form-data or
-    form-urlencoded; the unsubscribe route never reads the body."""
-    return path.startswith(("/u/", "/rsvp/"))
+    """/u/TOKEN needs no CSRF token: the signed, unguessable token in the path is the
+    authorisation, and RFC 8058's one-click POST comes from mail providers with no session
+    (as multipart/form-data or form-urlencoded; the route never reads the body)."""
+    return path.startswith("/u/")
+
+
+def _is_rsvp(path: str) -> bool:
+    """/rsvp/TOKEN needs no CSRF token either: the signed token is the authority, and the
+    journalist has no session (nor should get a cookie). Its form is never multipart."""
+    return path.startswith("/rsvp/")
 
 
 def _skips_csrf(scope: Scope) -> bool:
-    return _upload_checks_itself(scope) or _is_unsubscribe(scope["path"])
+    path = scope["path"]
+    return _upload_checks_itself(scope) or _is_unsubscribe(path) or _is_rsvp(path)
 
 
 class UploadsOnlyWhereExpected:

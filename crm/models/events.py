@@ -70,8 +70,10 @@ class Attendance(SQLModel, table=True):
     rsvp: str = Field(default="none", max_length=10)
     rsvp_via: str = Field(default="", max_length=10)
     rsvp_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
-    # The SEQUENCE of the invitation a calendar answered: an answer to an older one is stale.
+    # The SEQUENCE of the invitation a calendar answered, and of the last one sent to them:
+    # an answer to an older one than that is stale.
     rsvp_sequence: int = 0
+    sent_sequence: int = 0
     # Accepted beyond capacity: waiting since then, promoted in that order.
     waitlisted_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
     checked_in_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))

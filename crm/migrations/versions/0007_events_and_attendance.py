@@ -64,6 +64,7 @@ def upgrade() -> None:
         sa.Column("rsvp_via", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("rsvp_at", crm.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("rsvp_sequence", sa.Integer(), nullable=False),
+        sa.Column("sent_sequence", sa.Integer(), nullable=False),
         sa.Column("waitlisted_at", crm.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("checked_in_at", crm.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("walk_in", sa.Boolean(), nullable=False),
