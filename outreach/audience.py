@@ -127,6 +127,22 @@ async def _contact_ids(session: AsyncSession, campaign: Campaign) -> dict[int, l
     return {org_id: list(ids) for org_id, ids in by_org.items()}
 
 
+def still_wanted(guest: Attendance, answers: list[str]) -> bool:
+    """Whether a guest's answer now is one a guests' audience asked for (as `_guests`)."""
+    for a in answers:
+        if a == "accepted" and guest.rsvp == "accepted" and guest.waitlisted_at is None:
+            return True
+        if a == "waitlisted" and guest.rsvp == "accepted" and guest.waitlisted_at is not None:
+            return True
+        if a == "picked" and guest.invited_at is None and not guest.walk_in:
+            return True
+        if a == "none" and guest.rsvp == "none" and guest.invited_at is not None:
+            return True
+        if a in ("tentative", "declined") and guest.rsvp == a:
+            return True
+    return False
+
+
 async def _guests(
     session: AsyncSession, campaign: Campaign, answers: list[str]
 ) -> list[tuple[int, int]]:

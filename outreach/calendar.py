@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import email.utils
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -176,6 +177,15 @@ class Reply:
     sequence: int
 
 
+def _sequence(value: object) -> int:
+    """A SEQUENCE as a number the database holds; nonsense reads as 0."""
+    try:
+        number = int(value[0] if isinstance(value, list) else value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 0
+    return min(max(number, 0), 2_000_000_000)
+
+
 def _calendars(message: EmailMessage) -> Iterable[bytes]:
     for part in message.walk():
         kind = part.get_content_type()
@@ -184,6 +194,15 @@ def _calendars(message: EmailMessage) -> Iterable[bytes]:
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes):
                 yield payload
+
+
+def sender_of(raw: bytes) -> str:
+    """The address a raw message says it is from (for matching it to the ATTENDEE)."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    try:
+        return email.utils.parseaddr(str(message.get("From", "")))[1]
+    except Exception:  # noqa: BLE001 (a broken header is no sender)
+        return ""
 
 
 def read_replies(raw: bytes) -> list[Reply]:
@@ -196,7 +215,7 @@ def read_replies(raw: bytes) -> list[Reply]:
     for data in _calendars(message):
         try:
             cal = Calendar.from_ical(data)
-        except ValueError:
+        except Exception:  # noqa: BLE001 (whatever a sender's calendar holds, never raised)
             continue
         if str(cal.get("method", "")).upper() != "REPLY":
             continue
@@ -217,7 +236,7 @@ def read_replies(raw: bytes) -> list[Reply]:
                         uid=key[0],
                         attendee=address,
                         partstat=str(attendee.params.get("PARTSTAT", "NEEDS-ACTION")).upper(),
-                        sequence=int(vevent.get("sequence", 0) or 0),
+                        sequence=_sequence(vevent.get("sequence", 0)),
                     )
                 )
     return replies

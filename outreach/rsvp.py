@@ -86,10 +86,16 @@ class Applied:
 
 async def apply_calendar_replies(session: AsyncSession, raw: bytes) -> list[Applied]:
     """Set the RSVPs a raw message's iTIP REPLYs carry, matched by the event's UID and the
-    ATTENDEE address; a reply to an older SEQUENCE than the event's is ignored."""
+    ATTENDEE address; a reply to an older SEQUENCE than the guest was last sent is ignored,
+    and so is one for another guest than the sender (one invitee cannot answer for another:
+    every invitee knows the UID)."""
     done = []
+    sender = normalise_email(calendar.sender_of(raw) or "")
     for reply in calendar.read_replies(raw):
         status = PARTSTATS.get(reply.partstat)
+        if normalise_email(reply.attendee) != sender:
+            done.append(Applied(reply, False))
+            continue
         row = (
             await session.execute(
                 select(Attendance)

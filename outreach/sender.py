@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crm.bulk import insert_rows
 from crm.i18n import N_
 from crm.models import (
+    Attendance,
     Campaign,
     CoalitionMember,
     Contact,
@@ -39,8 +40,9 @@ from crm.privacy import suppressed
 from crm.search import normalise_email
 from crm.settings import Settings
 from outreach import buildpool, ratelimit
-from outreach.audience import REASONS
+from outreach.audience import REASONS, still_wanted
 from outreach.buildpool import Ahead, BuildPool, Built
+from outreach.campaigns import audience_of
 from outreach.compose import Composer, Outgoing, load_composer
 from outreach.smtp import Pool, Result, send_one
 
@@ -319,9 +321,33 @@ async def screen(
         for r in real:
             if r.contact_id in dnc:
                 why.setdefault(r.id, N_("Not sent: marked do-not-contact since the launch."))
+    await _answers_changed(session, campaign, real, why)
     return [Result(r, "cancelled", why[r.id]) for r in rows if r.id in why], [
         r for r in rows if r.id not in why
     ]
+
+
+async def _answers_changed(
+    session: AsyncSession, campaign: Campaign, rows: list[Outgoing], why: dict[int, str]
+) -> None:
+    """A reminder launched days ahead goes only to guests whose answer still fits: not to
+    someone who declined since."""
+    wanted = audience_of(campaign)
+    if not campaign.event_id or not wanted.guests or wanted.lists or wanted.contacts:
+        return
+    if "picked" in wanted.guests:  # its launch invited them: they are no longer "picked"
+        return
+    norms = {normalise_email(r.address): r for r in rows}
+    found = await session.execute(
+        select(Attendance).where(
+            Attendance.event_id == campaign.event_id,
+            Attendance.address_norm.in_(list(norms)),
+        )
+    )
+    for guest in found.scalars():
+        row = norms[guest.address_norm]
+        if not still_wanted(guest, wanted.guests):
+            why.setdefault(row.id, N_("Not sent: their answer changed since the launch."))
 
 
 async def _pause(session: AsyncSession, campaign_id: int, reason: str) -> None:

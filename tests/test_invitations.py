@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
+import pytest
 import vobject
 from bs4 import BeautifulSoup
 from icalendar import Calendar
@@ -19,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import attendance, coalitions, lists
 from crm.contacts import ContactIn, create_contact
+from crm.errors import Conflict
 from crm.events import EventIn, cancel_event, create_event, update_event
-from crm.models import Attendance, Event
+from crm.models import Attendance, Delivery, Event
 from crm.settings import Settings
 from outreach import calendar, invitations, outbox, rsvp
 from outreach.campaigns import AudienceIn, CampaignIn, VariantIn, create_campaign
@@ -202,6 +204,19 @@ async def test_calendar_replies_set_the_rsvp_and_a_stale_one_is_ignored(
     assert [a.recorded for a in results["thunderbird_accepted_old_sequence"]] == [False]
     assert results["not_a_reply"] == []
 
+    # One invitee cannot answer for another, though both know the event's UID.
+    raw = (FIXTURES / "apple_tentative.eml").read_bytes()
+    forged = re.sub(rb"(?m)^From: .*\r\n", b"From: Blerta Hoxha <blerta@kallxo.com>\r\n", raw)
+    guests["jelena.djordjevic@icloud.com"].sent_sequence = 2
+    await attendance.answer(session, guests["jelena.djordjevic@icloud.com"], "accepted", via="link")
+    [applied] = await rsvp.apply_calendar_replies(session, forged)
+    assert not applied.recorded
+    await session.refresh(guests["jelena.djordjevic@icloud.com"])
+    assert guests["jelena.djordjevic@icloud.com"].rsvp == "accepted"
+    # A calendar with nonsense in it is read without raising.
+    broken = raw.replace(b"SEQUENCE:2", b"SEQUENCE:abc")
+    assert [r.sequence for r in calendar.read_replies(broken)] in ([0], [])
+
 
 async def _draft_sent(
     session: AsyncSession, maker, world: World, settings: Settings, event_id: int, purpose: str
@@ -342,3 +357,53 @@ async def test_co_hosts_pick_guests_and_a_journalist_both_picked_gets_one_invita
     linked = {r.select_one("td a").get_text() for r in rows.values() if r.select_one("td a")}
     assert linked == {"Arta", "Dea"} or linked == {"Arta K.", "Dea"}  # its own Arta and Dea
     assert not any("besa@" in r.get_text() for r in rows.values())
+
+
+async def test_a_reminder_launched_ahead_skips_who_declined_since_and_a_cancel_stops_it(
+    session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
+) -> None:
+    event_id, _people = await _invited(session, maker, world, sending)
+    guests = {
+        g.address_norm: g
+        for g in (
+            await session.execute(select(Attendance).where(Attendance.event_id == event_id))
+        ).scalars()
+    }
+    for guest in guests.values():
+        await attendance.answer(session, guest, "accepted", via="link")
+    smtp.sink.arrivals.clear()
+    event = await session.get(Event, event_id)
+    data = invitations.draft_input(event, "remind", "sq")
+    data.scheduled_at = None
+    reminder = await create_campaign(session, world.editor, data)
+    await outbox.launch(session, world.editor, sending, reminder.id, expected=2)
+    # John declines after the launch, before the worker gets to it.
+    await attendance.answer(session, guests["john@bbc.co.uk"], "declined", via="calendar")
+    await _drain(maker, sending)
+    assert [a.recipients[0] for a in smtp.sink.arrivals] == ["arber@koha.net"]
+    rows = await session.execute(
+        select(Delivery)
+        .where(Delivery.campaign_id == reminder.id)
+        .execution_options(populate_existing=True)
+    )
+    skipped = {d.address: d for d in rows.scalars()}["john@bbc.co.uk"]
+    assert skipped.status == "cancelled" and "answer changed" in skipped.last_error
+
+    # A reminder waiting for its day is paused when the event is cancelled.
+    data = invitations.draft_input(event, "remind", "sq")
+    later = await create_campaign(session, world.editor, data)
+    assert later.scheduled_at is not None  # the day before 15 December
+    await outbox.launch(session, world.editor, sending, later.id)
+    await cancel_event(session, world.editor, event_id)
+    await session.refresh(later)
+    assert later.status == "paused"
+    # Only the cancellation to the guests may go now.
+    invite = await create_campaign(
+        session, world.editor, invitations.draft_input(event, "invite", "sq")
+    )
+    with pytest.raises(Conflict):
+        await outbox.launch(session, world.editor, sending, invite.id)
+    cancel = await create_campaign(
+        session, world.editor, invitations.draft_input(event, "cancel", "sq")
+    )
+    await outbox.launch(session, world.editor, sending, cancel.id)
