@@ -18,6 +18,7 @@ from crm.contacts import ContactFilter, matching_ids
 from crm.errors import InvalidInput, NotFound
 from crm.events import get_event
 from crm.i18n import N_
+from crm.import_rows import Rejected, check_email
 from crm.models import Attendance, Contact, ContactEmail, Event, Interaction
 from crm.search import fold, normalise_email
 
@@ -168,6 +169,23 @@ async def answer(
     return True
 
 
+async def fill_seats(session: AsyncSession, event: Event) -> None:
+    """After the room changed (a larger capacity, or none): seat those waiting. Commits."""
+    now = datetime.now(UTC)
+    if event.capacity is None:
+        waiting = await session.execute(
+            select(Attendance).where(
+                Attendance.event_id == event.id, Attendance.waitlisted_at.is_not(None)
+            )
+        )
+        for guest in waiting.scalars():
+            guest.waitlisted_at = None
+            session.add(guest)
+    else:
+        await _promote(session, event, now)
+    await session.commit()
+
+
 async def _seats_taken(session: AsyncSession, event_id: int, *, other_than: int | None) -> int:
     query = select(func.count()).where(
         Attendance.event_id == event_id,
@@ -269,12 +287,36 @@ async def walk_in(
     address: str = "",
     contact_id: int | None = None,
 ) -> Attendance:
-    """Someone who came without an invitation: a guest, checked in at once."""
+    """Someone who came without an invitation: a guest, checked in at once, on the timeline
+    of the organisation's contact with that address when there is one."""
     actor.require_write()
     event = await get_event(session, actor, event_id)
     name = name.strip()
     if not name:
         raise InvalidInput({"name": N_("Write the name of who came.")})
+    address = address.strip()
+    if address:
+        try:
+            address = check_email(address)
+        except Rejected as exc:
+            raise InvalidInput({"email": exc.reason}) from exc
+        norm = normalise_email(address)
+        listed = await session.execute(
+            select(Attendance.name).where(
+                Attendance.event_id == event_id, Attendance.address_norm == norm
+            )
+        )
+        if (already := listed.scalar_one_or_none()) is not None:
+            said = N_("%(name)s is on the list with that address: check them in above.",
+                      name=already)  # fmt: skip
+            raise InvalidInput({"email": said})
+        if contact_id is None:
+            held = await session.execute(
+                select(ContactEmail.contact_id).where(
+                    ContactEmail.org_id == actor.org_id, ContactEmail.normalised == norm
+                )
+            )
+            contact_id = held.scalars().first()
     guest = await add_guest(
         session, event, org_id=actor.org_id, name=name, address=address.strip(),
         contact_id=contact_id, invited=False, walk_in=True,

@@ -48,6 +48,7 @@ REASONS = {
     "already_sent": N_("already in this campaign"),
     "duplicate": N_("same address as another recipient"),
     "render": N_("the message would fail"),
+    "already_invited": N_("already invited to this event"),
 }
 STEP = 1000  # bounded IN lists
 
@@ -125,6 +126,38 @@ async def _contact_ids(session: AsyncSession, campaign: Campaign) -> dict[int, l
     for org_id, contact_id in await _guests(session, campaign, audience.guests):
         by_org.setdefault(org_id, {})[contact_id] = None
     return {org_id: list(ids) for org_id, ids in by_org.items()}
+
+
+async def _not_invited_twice(
+    session: AsyncSession, campaign: Campaign, event: Event, result: Plan
+) -> None:
+    """A new invitation skips whoever this event already invited (by another co-host, or an
+    earlier invitation); the update and the cancellation go to exactly those."""
+    wanted = audience_of(campaign)
+    if not (wanted.lists or wanted.contacts or wanted.outlets or "picked" in wanted.guests):
+        return
+    norms = [r.norm for r in result.recipients]
+    invited: set[str] = set()
+    for part in _chunks(norms):
+        rows = await session.execute(
+            select(Attendance.address_norm).where(
+                Attendance.event_id == event.id,
+                Attendance.address_norm.in_(part),
+                Attendance.invited_at.is_not(None),
+            )
+        )
+        invited.update(rows.scalars())
+    keep = []
+    for r in result.recipients:
+        if r.norm in invited:
+            result.excluded.append(
+                Excluded(
+                    r.name, r.address, "already_invited", "", r.contact_id, r.outlet_id, r.org_id
+                )  # fmt: skip
+            )
+        else:
+            keep.append(r)
+    result.recipients = keep
 
 
 def still_wanted(guest: Attendance, answers: list[str]) -> bool:
@@ -359,6 +392,8 @@ async def plan(
             r.fields.update(invitations.event_fields(event, r.language), **links)
     cosigners = sorted(by_org) if campaign.coalition_id else [campaign.org_id]
     await _screen(session, settings, campaign, compiled, candidates, result, cosigners)
+    if event is not None and campaign.kind == "invitation":
+        await _not_invited_twice(session, campaign, event, result)
     counts = await _pitch_counts(session, [r.contact_id for r in result.recipients if r.contact_id])
     result.over_pitched = [
         OverPitched(r.contact_id, r.name, counts[r.contact_id])

@@ -17,7 +17,7 @@ from crm.contacts import ContactIn, create_contact
 from crm.errors import Conflict, InvalidInput, NotFound
 from crm.events import EventIn, cancel_event, create_event, get_event, list_events, update_event
 from crm.interactions import InteractionIn, log_interaction
-from crm.models import Attendance, Event
+from crm.models import Attendance, Event, Interaction
 from crm.settings import Settings
 from outreach import calendar
 from tests.conftest import World
@@ -263,3 +263,53 @@ async def test_after_the_event_those_who_came_and_have_not_covered_it_are_listed
     assert [g.name for g in follow_up] == ["Arta Berisha"]
     with pytest.raises(NotFound):
         await attendance.attended_not_covered(session, world.outsider, event.id)
+
+
+async def test_a_larger_room_seats_those_waiting_in_order(
+    session: AsyncSession, world: World
+) -> None:
+    event = await create_event(session, world.editor, _event_in(capacity=1))
+    guests = []
+    for name in ("arta", "besa", "drita"):
+        guest = await attendance.add_guest(
+            session, event, org_id=world.editor.org_id, name=name, address=f"{name}@koha.net"
+        )
+        await attendance.answer(session, guest, "accepted", via="link")
+        guests.append(guest)
+    assert (await attendance.counts(session, event.id)).waitlisted == 2
+    change = await update_event(session, world.editor, event.id, _event_in(capacity=2))
+    await attendance.fill_seats(session, change.event)
+    c = await attendance.counts(session, event.id)
+    assert (c.accepted, c.waitlisted) == (2, 1)
+    await session.refresh(guests[1])
+    assert guests[1].waitlisted_at is None  # besa waited longer than drita
+    change = await update_event(session, world.editor, event.id, _event_in(capacity=None))
+    await attendance.fill_seats(session, change.event)
+    assert (await attendance.counts(session, event.id)).waitlisted == 0
+
+
+async def test_a_walk_in_with_an_address_joins_their_contact_and_never_replaces_a_guest(
+    session: AsyncSession, world: World
+) -> None:
+    event = await create_event(session, world.editor, _event_in())
+    contact = await create_contact(
+        session, world.editor, ContactIn(given_name="Vjosa", emails=["vjosa@kallxo.com"])
+    )
+    walked = await attendance.walk_in(
+        session, world.editor, event.id, name="Vjosa H.", address="Vjosa@Kallxo.com"
+    )
+    assert walked.contact_id == contact.id  # her attendance reaches her timeline
+    timeline = await session.execute(
+        select(Interaction).where(
+            Interaction.contact_id == contact.id, Interaction.kind == "event_attended"
+        )
+    )
+    assert timeline.scalar_one().event_id == event.id
+    with pytest.raises(InvalidInput) as refused:
+        await attendance.walk_in(
+            session, world.editor, event.id, name="Someone else", address="vjosa@kallxo.com"
+        )
+    assert "Vjosa H." in refused.value.errors["email"]
+    with pytest.raises(InvalidInput):
+        await attendance.walk_in(session, world.editor, event.id, name="X", address="not-mail")
+    assert (await attendance.counts(session, event.id)).checked_in == 1

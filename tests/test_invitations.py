@@ -22,7 +22,7 @@ from crm import attendance, coalitions, lists
 from crm.contacts import ContactIn, create_contact
 from crm.errors import Conflict
 from crm.events import EventIn, cancel_event, create_event, update_event
-from crm.models import Attendance, Delivery, Event
+from crm.models import Attendance, Contact, Delivery, Event
 from crm.settings import Settings
 from outreach import calendar, invitations, outbox, rsvp
 from outreach.campaigns import AudienceIn, CampaignIn, VariantIn, create_campaign
@@ -73,6 +73,11 @@ async def _invited(
     await outbox.launch(session, world.editor, settings, campaign.id, expected=2)
     await _drain(maker, settings)
     return event.id, people
+
+
+async def _own_ids(session: AsyncSession, world: World) -> list[int]:
+    rows = await session.execute(select(Contact.id).where(Contact.org_id == world.editor.org_id))
+    return list(rows.scalars())
 
 
 def _one(smtp: SmtpServer, address: str) -> EmailMessage:
@@ -345,6 +350,16 @@ async def test_co_hosts_pick_guests_and_a_journalist_both_picked_gets_one_invita
     await _drain(maker, sending)
     got = sorted(a.recipients[0] for a in smtp.sink.arrivals)
     assert got == ["arta@koha.net", "besa@rtk.live", "dea@kossev.info"]  # Arta once
+    # A second invitation, to a list, skips whoever the event already invited.
+    again = await create_campaign(
+        session, world.editor,
+        CampaignIn(name="Ftesë 2", kind="invitation", event_id=event.id,
+                   variants={"sq": VariantIn(subject="Ftesë", body="{{ rsvp_yes_url }}")},
+                   audience=AudienceIn(contacts=[c for c in await _own_ids(session, world)])),
+    )  # fmt: skip
+    check = await outbox.check(session, world.editor, sending, again.id)
+    assert check.plan.recipients == []
+    assert {e.reason for e in check.plan.excluded} == {"already_invited"}
 
     # Each co-host sees every guest and the counts; it opens only contacts it holds.
     await login(client, world.emails["outsider"])

@@ -158,7 +158,10 @@ async def update(
     event = await events.get_event(session, auth.actor, event_id)
     values = _form_values(await form_dict(request))
     try:
-        await events.update_event(session, auth.actor, event_id, EventIn.model_validate(values))
+        change = await events.update_event(
+            session, auth.actor, event_id, EventIn.model_validate(values)
+        )
+        await attendance.fill_seats(session, change.event)
     except ValidationError as exc:
         return await _form(request, auth, session, values, field_errors(exc), event)
     except InvalidInput as exc:
@@ -308,6 +311,7 @@ async def api_update(
     auth: ApiAuth, session: SessionDep, event_id: Id, data: EventIn
 ) -> dict[str, Any]:
     change = await events.update_event(session, auth.actor, event_id, data)
+    await attendance.fill_seats(session, change.event)
     return _event_out(change.event) | {"calendar_changed": change.calendar_changed}
 
 
