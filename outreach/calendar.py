@@ -122,7 +122,8 @@ class Invitation:
         """The whole VCALENDAR for one guest, UTF-8 with CRLF line ends (RFC 5545). Made
         thousands of times per campaign, so the one line that differs is written here."""
         cn = f"CN={_param_value(name)};" if name.strip() else ""
-        line = f"ATTENDEE;{cn}ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{address}"
+        rsvp = "" if self.method == "CANCEL" else ";RSVP=TRUE"  # nothing to answer
+        line = f"ATTENDEE;{cn}ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION{rsvp}:mailto:{address}"
         before, after = self._ends
         return before + _folded(line.encode()) + after
 

@@ -111,6 +111,7 @@ async def test_the_feed_needs_its_secret_and_holds_the_events(
     assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
     card = vobject.readOne(feed.text)
     assert [v.summary.value for v in card.vevent_list] == [FORM["title"]]
+    assert card.vevent.organizer.params["CN"] == ["Qendra për Drejtësi"]
     assert (await client.get(f"/events/feed/{org}/{'0' * 32}.ics")).status_code == 404
     other = world.outsider.org_id
     assert (
