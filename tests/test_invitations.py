@@ -75,6 +75,12 @@ async def _invited(
     return event.id, people
 
 
+async def _guests(session: AsyncSession, event_id: int) -> dict[str, Attendance]:
+    """The event's guests by address."""
+    rows = await session.execute(select(Attendance).where(Attendance.event_id == event_id))
+    return {g.address_norm: g for g in rows.scalars()}
+
+
 async def _own_ids(session: AsyncSession, world: World) -> list[int]:
     rows = await session.execute(select(Contact.id).where(Contact.org_id == world.editor.org_id))
     return list(rows.scalars())
@@ -139,12 +145,7 @@ async def test_the_event_is_told_in_each_readers_language_with_their_own_links(
     english = _one(smtp, "john@bbc.co.uk").get_body(("plain",)).get_content()
     assert "Tuesday, 15 December 2026, 11:00" in english
 
-    guests = {
-        g.address_norm: g
-        for g in (
-            await session.execute(select(Attendance).where(Attendance.event_id == event_id))
-        ).scalars()
-    }
+    guests = await _guests(session, event_id)
     assert set(guests) == {"arber@koha.net", "john@bbc.co.uk"}
     yes = re.search(r"Yes: (\S+)", english)
     assert yes and yes.group(1).endswith("?answer=yes")
@@ -242,12 +243,7 @@ async def test_a_change_reaches_all_but_those_who_declined_and_a_cancellation_fo
     session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
 ) -> None:
     event_id, _people = await _invited(session, maker, world, sending)
-    guests = {
-        g.address_norm: g
-        for g in (
-            await session.execute(select(Attendance).where(Attendance.event_id == event_id))
-        ).scalars()
-    }
+    guests = await _guests(session, event_id)
     await attendance.answer(session, guests["john@bbc.co.uk"], "declined", via="link")
     first = _calendar_of(_one(smtp, "arber@koha.net"))
     smtp.sink.arrivals.clear()
@@ -289,12 +285,7 @@ async def test_reminders_go_to_those_coming_and_please_reply_only_to_the_silent(
             session, event, org_id=world.editor.org_id, name=given, address=email,
             contact_id=contact.id,
         )  # fmt: skip
-    guests = {
-        g.address_norm: g
-        for g in (
-            await session.execute(select(Attendance).where(Attendance.event_id == event_id))
-        ).scalars()
-    }
+    guests = await _guests(session, event_id)
     await attendance.answer(session, guests["arber@koha.net"], "accepted", via="link")
     await attendance.answer(session, guests["john@bbc.co.uk"], "declined", via="link")
     await attendance.answer(session, guests["drita@rtk.live"], "tentative", via="calendar")
@@ -378,12 +369,7 @@ async def test_a_reminder_launched_ahead_skips_who_declined_since_and_a_cancel_s
     session: AsyncSession, maker, world: World, sending: Settings, smtp: SmtpServer
 ) -> None:
     event_id, _people = await _invited(session, maker, world, sending)
-    guests = {
-        g.address_norm: g
-        for g in (
-            await session.execute(select(Attendance).where(Attendance.event_id == event_id))
-        ).scalars()
-    }
+    guests = await _guests(session, event_id)
     for guest in guests.values():
         await attendance.answer(session, guest, "accepted", via="link")
     smtp.sink.arrivals.clear()

@@ -28,30 +28,6 @@ from web.rendering import render
 router = APIRouter(include_in_schema=False)
 api = APIRouter(tags=["api"])
 
-# The import fields of crm.spreadsheets.FIELDS, marked for the catalogues.
-FIELD_LABELS = {
-    "full_name": N_("Full name"),
-    "given_name": N_("Given name"),
-    "family_name": N_("Family name"),
-    "emails": N_("Email"),
-    "phones": N_("Phone"),
-    "outlet": N_("Outlet"),
-    "title": N_("Job title"),
-    "beats": N_("Beats"),
-    "tags": N_("Tags"),
-    "preferred_language": N_("Preferred language"),
-    "languages": N_("Languages"),
-    "city": N_("City"),
-    "region": N_("Region"),
-    "notes": N_("Notes"),
-    "salutation": N_("Salutation"),
-    "x": N_("X (Twitter)"),
-    "linkedin": N_("LinkedIn"),
-    "facebook": N_("Facebook"),
-    "instagram": N_("Instagram"),
-    "mastodon": N_("Mastodon"),
-    "do_not_contact": N_("Do not contact"),
-}
 ENCODINGS = ("utf-8", "utf-16", "windows-1250", "windows-1252", "iso-8859-2", "cp852")
 
 
@@ -107,7 +83,7 @@ async def _detail_context(
 ) -> dict[str, Any]:
     ctx: dict[str, Any] = {
         "batch": batch,
-        "fields": {k: FIELD_LABELS.get(k, v) for k, v in FIELDS.items()},
+        "fields": FIELDS,  # marked for the catalogues where they are defined
         "encodings": ENCODINGS,
         "mapping": imports.mapping_of(batch),
         "dry": batch.counts.get("dry_run") or {},
