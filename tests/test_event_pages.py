@@ -222,3 +222,10 @@ async def test_a_button_on_the_event_starts_a_draft_that_keeps_its_guests_when_e
     assert (
         await client.post(f"/events/{event.id}/draft/party", data={"csrftoken": csrf})
     ).status_code == 404
+
+
+async def test_the_answer_page_takes_no_file_uploads(client: httpx.AsyncClient) -> None:
+    """Exempt from the CSRF check (its signed token is the authority), not from the rule
+    that only upload paths take multipart bodies."""
+    sent = await client.post("/rsvp/ABCDEFGH", files={"f": ("big.bin", b"x" * 1000)})
+    assert sent.status_code == 415
