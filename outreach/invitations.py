@@ -23,10 +23,17 @@ from outreach.campaigns import CampaignIn
 STEP = 1000
 
 
-def when(moment: datetime, event: Event, language: str) -> str:
-    """ "e diel, 29 mars 2026, 11:00": the event's wall clock, as the reader writes dates."""
+def when(moment: datetime, event: Event, language: str | None = None) -> str:
+    """The event's wall clock, as the reader writes dates: "e diel, 29 mars 2026, 11:00"."""
     wall = local(moment, event.timezone)
     return f"{i18n.format_long_date(wall, language)}, {wall:%H:%M}"
+
+
+def span(event: Event, language: str | None = None) -> str:
+    """ "e diel, 29 mars 2026, 11:00–12:30" (with the end's date when it is another day)."""
+    start, end = local(event.starts_at, event.timezone), local(event.ends_at, event.timezone)
+    until = f"{end:%H:%M}" if end.date() == start.date() else when(event.ends_at, event, language)
+    return f"{when(event.starts_at, event, language)}–{until}"
 
 
 def event_fields(event: Event, language: str) -> dict[str, Any]:

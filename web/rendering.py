@@ -11,7 +11,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jinja2_fragments import render_block
 
 from crm import i18n, serbian
-from outreach import wording
+from outreach import invitations, wording
 from web import labels
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -29,8 +29,8 @@ def _build_env() -> Environment:
     # Dates, times and numbers as the reader's language writes them, in Kosovo's time zone.
     env.filters["local"] = i18n.format_datetime
     env.filters["date"] = i18n.format_date
-    env.filters["longdate"] = i18n.format_long_date
     env.filters["number"] = i18n.format_number
+    env.filters["event_span"] = invitations.span
     # Messages from the domain (errors, reasons): translated, with their parameters filled.
     env.globals["tr"] = i18n.translate
     env.globals["suggest_vocative"] = serbian.vocative

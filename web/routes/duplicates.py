@@ -24,16 +24,6 @@ api = APIRouter(tags=["api"])
 PAGE = 50
 
 
-# The words of `crm.duplicates.REASON_TEXT`, for translation.
-REASONS = {
-    "same_email": N_("same email %(email)s"),
-    "same_name": N_("same name"),
-    "similar_name": N_("similar names %(a)s ~ %(b)s"),
-    "same_outlet": N_("same outlet %(a)s"),
-    "similar_outlet": N_("outlet %(a)s ~ %(b)s"),
-    "other_outlet": N_("different outlets (%(a)s, %(b)s)"),
-    "no_outlet": N_("no outlet to compare"),
-}
 FIELD_LABELS = {
     "given_name": N_("Given name"),
     "family_name": N_("Family name"),
@@ -57,7 +47,7 @@ async def duplicate_list(request: Request, auth: CurrentAuth, session: SessionDe
         "total": total,
         "page": page,
         "pages": max((total + PAGE - 1) // PAGE, 1),
-        "reasons": REASONS,
+        "reasons": duplicates.REASON_TEXT,  # marked where defined
     }
     return render(request, "duplicates/list.html", ctx, block="results")
 

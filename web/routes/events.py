@@ -136,8 +136,6 @@ async def event_page(
         "coalition": await coalitions.coalition_name(session, event.coalition_id),
         "organiser_org": await session.get(Organisation, event.org_id),
         "mine": event.org_id == auth.actor.org_id,
-        "start": events.local(event.starts_at, event.timezone),
-        "end": events.local(event.ends_at, event.timezone),
     }
     return render(request, "events/detail.html", ctx)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from crm import events, i18n
+from crm import i18n
 from crm.errors import Conflict, InvalidInput, NotFound
 from crm.models import Contact
 from outreach import rsvp
@@ -46,8 +46,6 @@ async def _page(
         "token": token,
         "wanted": request.query_params.get("answer", ""),
         "done": request.query_params.get("done") == "1",
-        "start": events.local(event.starts_at, event.timezone),
-        "end": events.local(event.ends_at, event.timezone),
     }
     return render(request, "rsvp/page.html", ctx, status_code=status, headers=HEADERS)
 
