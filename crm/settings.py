@@ -67,6 +67,32 @@ class Settings(BaseSettings):
     send_grace_seconds: float = 5.0
     # Attachments of one campaign, in bytes all together.
     attachment_max_bytes: int = 10 * 1024 * 1024
+    # Use bounce+TOKEN@ the reply domain as the envelope sender, so bounces and most
+    # auto-replies come straight back to Beatbook, each naming its message. Only for relays
+    # that let you choose the envelope sender (your own Postfix, Amazon SES, Mailgun): Microsoft
+    # 365 and Gmail refuse any but the mailbox you log in as. Off, the From address is used and
+    # bounces reach its mailbox (poll it with IMAP to have them read). Always on for the
+    # built-in catcher.
+    bounce_return_path: bool = False
+    # Inbound mail. The built-in SMTP receiver takes mail for the reply domain on this
+    # address (0.0.0.0 when the reply domain's MX points here; port 0: any free port, -1: off).
+    inbound_smtp_host: str = "127.0.0.1"
+    inbound_smtp_port: int = 2525
+    # Larger messages are recorded with their headers only.
+    inbound_max_bytes: int = 15 * 1024 * 1024
+    # `POST /api/v1/inbound` (a provider's inbound webhook) takes this bearer token; empty: off.
+    inbound_token: str = Field(default="", repr=False)
+    # Soft bounces (mailbox full) to one address before it is suppressed.
+    soft_bounce_limit: int = 3
+    # An IMAP mailbox that receives the reply domain's mail, polled instead of (or besides)
+    # the receiver. Empty host: no polling.
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_tls: str = "tls"  # tls | starttls | none
+    imap_username: str = ""
+    imap_password: str = Field(default="", repr=False)
+    imap_mailbox: str = "INBOX"
+    imap_poll_seconds: float = 60.0
 
     @field_validator("smtp_per_minute", "smtp_per_day", "send_build_processes", mode="before")
     @classmethod

@@ -27,6 +27,14 @@ from crm.models.data import (
     Suppression,
 )
 from crm.models.events import EVENT_STATES, RSVP_ANSWERS, RSVP_CHANNELS, Attendance, Event
+from crm.models.inbound import (
+    BOUNCE_KINDS,
+    INBOUND_CATEGORIES,
+    INBOUND_CHANNELS,
+    INBOUND_STATES,
+    ImapCursor,
+    InboundMessage,
+)
 from crm.models.media import (
     LANGUAGES,
     LEGAL_BASES,
@@ -76,6 +84,12 @@ INTERACTION_KINDS = (
 )
 
 __all__ = [
+    "BOUNCE_KINDS",
+    "INBOUND_CATEGORIES",
+    "INBOUND_CHANNELS",
+    "INBOUND_STATES",
+    "ImapCursor",
+    "InboundMessage",
     "EVENT_STATES",
     "RSVP_ANSWERS",
     "RSVP_CHANNELS",

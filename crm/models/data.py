@@ -14,7 +14,14 @@ from crm.models.base import json_column, ts_column, utcnow
 IMPORT_STATES = ("uploaded", "queued", "running", "done", "failed")
 ROW_OUTCOMES = ("imported", "updated", "skipped", "rejected")
 ON_DUPLICATE = ("update", "skip", "create")
-SUPPRESSION_REASONS = ("unsubscribed", "hard_bounce", "objected", "erased", "complaint")
+SUPPRESSION_REASONS = (
+    "unsubscribed",
+    "hard_bounce",
+    "soft_bounce",
+    "objected",
+    "erased",
+    "complaint",
+)
 DATA_REQUEST_KINDS = ("copy", "erasure")
 DATA_REQUEST_STATES = ("unconfirmed", "confirmed", "fulfilled", "declined")
 

@@ -99,6 +99,8 @@ class ContactEmail(SQLModel, table=True):
     normalised: str = Field(max_length=320)
     is_primary: bool = False
     position: int = 0
+    # A hard bounce: the address is suppressed and the contact flagged "check address".
+    bounced_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
 
 
 class ContactOutletRole(SQLModel, table=True):
@@ -146,6 +148,9 @@ class Interaction(SQLModel, table=True):
     campaign_id: int | None = Field(default=None, foreign_key="campaign.id", ondelete="SET NULL")
     delivery_id: int | None = Field(default=None, foreign_key="delivery.id", ondelete="SET NULL")
     event_id: int | None = Field(default=None, foreign_key="event.id", ondelete="SET NULL")
+    inbound_message_id: int | None = Field(
+        default=None, foreign_key="inbound_message.id", ondelete="SET NULL"
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
 
 

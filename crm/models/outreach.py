@@ -11,7 +11,8 @@ from sqlmodel import Column, Field, SQLModel
 
 from crm.models.base import json_column, ts_column, utcnow
 
-CAMPAIGN_KINDS = ("press_release", "pitch", "invitation", "reminder", "other")
+# "answer": one officer's answer to a journalist's reply, sent from the Inbox (never listed).
+CAMPAIGN_KINDS = ("press_release", "pitch", "invitation", "reminder", "other", "answer")
 CAMPAIGN_STATES = ("draft", "scheduled", "sending", "paused", "finished", "cancelled")
 DELIVERY_STATES = ("queued", "sending", "sent", "deferred", "failed", "unknown", "cancelled")
 SMTP_TLS = ("starttls", "tls", "none")
@@ -66,6 +67,9 @@ class Campaign(SQLModel, table=True):
     deadline_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
     consecutive_failures: int = 0
     paused_reason: str = Field(default="", max_length=300)
+    # An answer's thread: the Message-IDs it answers, oldest first (References); the last
+    # is its In-Reply-To.
+    thread: str = Field(default="", max_length=2000)
     created_by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
