@@ -1,0 +1,1 @@
+"""Inbound mail: replies, bounces, auto-replies, calendar replies and unsubscribes."""
