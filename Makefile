@@ -37,14 +37,16 @@ worker: install
 migrate: install
 	$(VENV)/bin/beatbook db upgrade
 
-# Chromium (browser tests), PostgreSQL (every database test runs on it too) and SpamAssassin
-# (its offline rules score every kind of mail we send), from Debian.
+# Chromium (browser tests), PostgreSQL (every database test runs on it too), SpamAssassin
+# (its offline rules score every kind of mail we send) and Dovecot (IMAP polling is tested
+# against it), from Debian.
 system-deps:
 	@if [ ! -x /usr/bin/chromium ] || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
-		|| ! id postgres >/dev/null 2>&1 || ! command -v spamassassin >/dev/null 2>&1; then \
+		|| ! id postgres >/dev/null 2>&1 || ! command -v spamassassin >/dev/null 2>&1 \
+		|| [ ! -x /usr/sbin/dovecot ] || [ ! -x /usr/lib/dovecot/imap ]; then \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium postgresql \
-			spamassassin; \
+			spamassassin dovecot-imapd; \
 	fi
 
 lint: install

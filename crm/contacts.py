@@ -434,17 +434,29 @@ async def _write_children(
 ) -> None:
     cid = contact.id
     assert cid is not None
+    # An address that bounced stays flagged through an edit that keeps it.
+    bounced: dict[str, datetime] = dict(
+        (
+            await session.execute(
+                select(ContactEmail.normalised, ContactEmail.bounced_at).where(
+                    ContactEmail.contact_id == cid, ContactEmail.bounced_at.is_not(None)
+                )
+            )
+        ).all()
+    )
     for table in (ContactEmail, ContactOutletRole, ContactBeat, ContactTag):
         await session.execute(delete(table).where(table.contact_id == cid))
     for position, email in enumerate(data.emails):
+        normalised = normalise_email(str(email))
         session.add(
             ContactEmail(
                 org_id=actor.org_id,
                 contact_id=cid,
                 email=str(email),
-                normalised=normalise_email(str(email)),
+                normalised=normalised,
                 is_primary=position == 0,
                 position=position,
+                bounced_at=bounced.get(normalised),
             )
         )
     for role in data.roles:

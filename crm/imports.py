@@ -832,6 +832,7 @@ SUPPRESSED_REASONS = {
     "unsubscribed": N_("unsubscribed"),
     "objected": N_("objected to being contacted"),
     "hard_bounce": N_("bounced permanently"),
+    "soft_bounce": N_("mailbox full, time after time"),
     "complaint": N_("reported our mail as spam"),
 }
 

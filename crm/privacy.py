@@ -42,6 +42,7 @@ from crm.models import (
     ImportBatch,
     ImportFile,
     ImportRow,
+    InboundMessage,
     Interaction,
     Organisation,
     Suppression,
@@ -274,6 +275,7 @@ async def export_contact_data(session: AsyncSession, actor: Actor, contact_id: i
         "interactions": interactions,
         "campaign_messages": await _deliveries(session, contact_id),
         "events": await _guest_records(session, contact_id),
+        "mail_received": await _inbound(session, actor.org_id, contact_id),
         "import_rows": await _import_rows(session, actor.org_id, contact_id),
         "audit": await _audit_entries(
             session, actor.org_id, contact_id, [i["id"] for i in interactions]
@@ -298,6 +300,54 @@ async def _deliveries(session: AsyncSession, contact_id: int) -> list[dict[str, 
         }
         for d, name in rows.all()
     ]  # fmt: skip
+
+
+async def _inbound(session: AsyncSession, org_id: int, contact_id: int) -> list[dict[str, Any]]:
+    """Mail from the contact (or about their address: bounces, auto-replies) that came in."""
+    rows = await session.execute(
+        select(InboundMessage)
+        .where(InboundMessage.org_id == org_id, InboundMessage.contact_id == contact_id)
+        .order_by(InboundMessage.id)
+    )
+    return [
+        {
+            "received_at": _iso(m.received_at), "from": _who(m.from_name, m.from_address),
+            "subject": m.subject, "kind": m.category, "bounce_kind": m.kind or None,
+            "text": m.text, "details": {k: v for k, v in m.fields.items() if k != "references"},
+        }
+        for m in rows.scalars()
+    ]  # fmt: skip
+
+
+async def _scrub_inbound(
+    session: AsyncSession, org_id: int, contact_id: int, emails: list[str]
+) -> None:
+    """Mail from the person, about their address, and the answers to it, go entirely."""
+    delivery_ids = select(Delivery.id).where(
+        Delivery.org_id == org_id,
+        or_(Delivery.contact_id == contact_id, Delivery.address_norm.in_(emails)),
+    )
+    await session.execute(
+        delete(InboundMessage).where(
+            InboundMessage.org_id == org_id,
+            or_(
+                InboundMessage.contact_id == contact_id,
+                func.lower(InboundMessage.from_address).in_(emails),
+                InboundMessage.delivery_id.in_(delivery_ids),
+            ),
+        )
+    )
+    # An answer quotes what they wrote: its campaign (variant and delivery) goes too.
+    answers = select(Campaign.id).where(
+        Campaign.org_id == org_id,
+        Campaign.kind == "answer",
+        Campaign.id.in_(select(Delivery.campaign_id).where(Delivery.id.in_(delivery_ids))),
+    )
+    answer_ids = list((await session.execute(answers)).scalars())
+    if answer_ids:
+        sent = select(Delivery.message_id).where(Delivery.campaign_id.in_(answer_ids))
+        await session.execute(delete(CaughtMessage).where(CaughtMessage.message_id.in_(sent)))
+        await session.execute(delete(Campaign).where(Campaign.id.in_(answer_ids)))
 
 
 async def _guest_records(session: AsyncSession, contact_id: int) -> list[dict[str, Any]]:
@@ -488,6 +538,7 @@ async def _erase(session: AsyncSession, actor: Actor, settings: Settings, contac
     await _scrub_audit(session, actor.org_id, cid, interaction_ids, quoted)
     await _scrub_import_rows(session, actor.org_id, cid, quoted)
     await _scrub_import_files(session, actor.org_id, emails)
+    await _scrub_inbound(session, actor.org_id, cid, emails)
     await _scrub_deliveries(session, actor.org_id, cid, emails)
     await _scrub_guests(session, actor.org_id, cid, emails)
     for email in emails:

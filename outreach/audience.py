@@ -41,6 +41,7 @@ REASONS = {
     "do_not_contact": N_("marked do-not-contact"),
     "unsubscribed": N_("unsubscribed"),
     "hard_bounce": N_("address bounced for good"),
+    "soft_bounce": N_("mailbox full, time after time"),
     "complaint": N_("reported a message as spam"),
     "objected": N_("objected to being contacted"),
     "erased": N_("asked for their data to be erased"),

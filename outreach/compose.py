@@ -71,6 +71,7 @@ class Composer:
         self.campaign = campaign
         self.compiled = compile_variants(campaign, variants)
         self.account: SmtpAccount = account_of(sender, settings)
+        self.to_catcher = not settings.smtp_host and not (sender and sender.smtp_host)
         if sender is not None:
             from_name, self.from_address = sender.from_name, sender.from_address
         else:  # the instance's address, under the organisation's name
@@ -95,6 +96,16 @@ class Composer:
         self._footers: dict[str, tuple[str, str, str, str]] = {}
         self._customs: dict[str, dict[str, Any]] = {}
         self.secret = reply_secret(settings)
+        self.thread = tuple(campaign.thread.split()) if campaign.kind == "answer" else ()
+
+    def return_path(self, row: Outgoing) -> str:
+        """The envelope sender: bounces and most out-of-office answers go to it. Where the
+        relay allows it (or mail goes to the built-in catcher), an address that names the
+        delivery as the Reply-To does; else the From, as relays like Microsoft 365 demand."""
+        s = self.settings
+        if not s.reply_domain or not (s.bounce_return_path or self.to_catcher):
+            return self.from_address
+        return f"bounce+{mime.reply_token(self.secret, row.id)}@{s.reply_domain}"
 
     def build(self, row: Outgoing, *, allow_8bit: bool = False) -> bytes:
         """The message for one delivery; raises merge.RenderError when it cannot render, and
@@ -105,7 +116,10 @@ class Composer:
         rendered = self.compiled[language].render(values, personal_line=row.personal_line)
         token = mime.reply_token(self.secret, row.id)
         unsubscribe = f"{s.base_url}/u/{token}"
-        text, body = self._with_footer(rendered, row, unsubscribe)
+        if self.thread:  # an answer to a journalist's reply: a personal letter, no footer
+            text, body = rendered.text, rendered.html
+        else:
+            text, body = self._with_footer(rendered, row, unsubscribe)
         subject = f"[TEST] {rendered.subject}" if row.is_test else rendered.subject
         return self.prepared.fill(
             to_name=row.name,
@@ -119,6 +133,7 @@ class Composer:
             unsubscribe_mailto=f"mailto:unsubscribe+{token}@{s.reply_domain}",
             allow_8bit=allow_8bit,
             calendar=self.invitation.for_guest(row.name, row.address) if self.invitation else b"",
+            thread=self.thread,
         )
 
     def _custom_fields(self, language: str) -> dict[str, Any]:

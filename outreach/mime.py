@@ -468,6 +468,7 @@ class PreparedMessage:
         date: datetime | None = None,
         allow_8bit: bool = False,
         calendar: bytes = b"",
+        thread: Sequence[str] = (),
     ) -> bytes:
         """The complete message for one recipient, as bytes ready for SMTP DATA. With
         `allow_8bit` (the server announced 8BITMIME) the text parts go unencoded. An
@@ -492,6 +493,7 @@ class PreparedMessage:
                 _mailbox("To", to_name, to_address),
                 _unstructured("Subject", subject),
                 b"Message-ID: " + self._message_id(message_id) + CRLF,
+                _threading(thread),
                 b"Reply-To: " + _address(reply_to).encode("ascii") + CRLF,
                 _list_unsubscribe(unsubscribe_url, unsubscribe_mailto),
                 self._list,
@@ -523,6 +525,20 @@ class PreparedMessage:
             include_headers=DKIM_HEADERS,
         )
         return signature + message
+
+
+_THREAD_ID = re.compile(r"<[!-;=?-~]{1,250}>")  # printable ASCII but < and >
+
+
+def _threading(thread: Sequence[str]) -> bytes:
+    """In-Reply-To and References of an answer (RFC 5322 3.6.4): the Message-IDs it answers,
+    oldest first. Malformed ids are left out; References keeps the first and the last ten."""
+    ids = [i for i in thread if _THREAD_ID.fullmatch(i)]
+    if not ids:
+        return b""
+    kept = ids if len(ids) <= 11 else [ids[0], *ids[-10:]]
+    refs = "\r\n ".join(kept)
+    return f"In-Reply-To: {ids[-1]}\r\nReferences: {refs}\r\n".encode("ascii")
 
 
 def _date(date: datetime | None) -> bytes:

@@ -248,7 +248,12 @@ class SenderWorker:
                     continue
                 try:
                     result = await send_one(
-                        pool, composer.from_address, row, data, until=until, eight_bit=eight_bit
+                        pool,
+                        composer.return_path(row),
+                        row,
+                        data,
+                        until=until,
+                        eight_bit=eight_bit,
                     )
                 except Exception as exc:  # noqa: BLE001 (unforeseen: it may have gone out)
                     log.exception("sending delivery %s", row.id)

@@ -13,6 +13,7 @@ from crm import imports, jobs  # noqa: F401 (imports registers its job handlers)
 from crm.settings import Settings
 from outreach import outbox, privacy_mail  # noqa: F401 (register their job handlers)
 from outreach.catcher import Catcher, start_catcher
+from outreach.inbound import imap, notify  # noqa: F401 (register their job handlers)
 from outreach.sender import SenderWorker
 
 log = logging.getLogger("beatbook.worker")
@@ -26,6 +27,9 @@ async def run_background(
     name: str = "worker",
 ) -> None:
     """Run jobs and send mail until `stop` is set."""
+    async with maker() as session:
+        await imap.ensure_polling(session, settings)
+        await session.commit()
     sender = SenderWorker(maker, settings, name=f"{name}-sender")
     await asyncio.gather(
         jobs.run_worker(maker, settings, stop=stop, name=name),

@@ -24,6 +24,7 @@ from crm.database import make_engine, make_sessionmaker, refresh_statistics
 from crm.errors import Conflict, InvalidInput, NotFound, PermissionDenied, message_of
 from crm.i18n import N_
 from crm.settings import Settings
+from outreach.inbound.receiver import start_receiver
 from outreach.worker import open_catcher, run_background
 from web.deps import LoginRequired, public_context
 from web.rendering import is_htmx, render
@@ -186,6 +187,8 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
         stop = asyncio.Event()
         task = None
         catcher, sending = await open_catcher(maker, settings)
+        receiver = await start_receiver(maker, settings)
+        app.state.receiver_port = receiver.port if receiver else None
         if in_process:
             task = asyncio.create_task(run_background(maker, sending, stop=stop, name="serve"))
         yield
@@ -194,6 +197,8 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             await task
         if catcher is not None:
             await catcher.close()
+        if receiver is not None:
+            await receiver.close()
         await engine.dispose()
 
     app = FastAPI(
@@ -232,6 +237,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
         exports,
         home,
         imports,
+        inbox,
         lists,
         mailbox,
         outlets,
@@ -245,14 +251,14 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
     # Exports first: `/contacts/export.csv` must not be read as `/contacts/{contact_id}`.
     pages = (
         auth, home, exports, contacts, outlets, lists, settings_pages, imports, duplicates,
-        campaigns, mailbox, senders, events,
+        campaigns, mailbox, inbox, senders, events,
     )  # fmt: skip
     for module in (*pages, privacy, unsubscribe, rsvp):
         app.include_router(module.router)
     app.include_router(exports.api, prefix="/api/v1")
     app.include_router(campaigns_api.api, prefix="/api/v1")
     app.include_router(api.router, prefix="/api/v1")
-    for module in (imports, duplicates, privacy, events):
+    for module in (imports, duplicates, privacy, events, inbox):
         app.include_router(module.api, prefix="/api/v1")
     return app
 

@@ -117,6 +117,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         base_url=f"http://127.0.0.1:{port}",
         run_jobs_in_process=True,  # imports run as jobs, as with `beatbook serve`
         catcher_port=0,  # mail goes to the built-in catcher, on any free port
+        inbound_smtp_port=0,  # and answers come back to the inbound receiver, on another
         send_lease_seconds=30,
         login_delay_step=0,
     )

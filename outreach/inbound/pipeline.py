@@ -1,0 +1,464 @@
+"""One pipeline for every way mail comes in (the SMTP receiver, IMAP polling, the webhook):
+store the raw message first, then classify it, match it to what Beatbook sent, and act.
+
+Acting per class: a reply goes on the contact's timeline and marks its delivery replied; a
+hard bounce suppresses the address and flags it "check address"; soft bounces suppress after
+`soft_bounce_limit`; a delayed notice changes nothing; a policy bounce (the sender's problem)
+alerts the organisation's owners; an auto-reply is noted, never taken for a reply; a
+complaint suppresses at once; a calendar reply sets the RSVP; mail to the unsubscribe
+address unsubscribes. What matches nothing waits in the Inbox.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import hashlib
+import logging
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from email.message import Message
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm import jobs
+from crm.i18n import N_
+from crm.models import (
+    Attendance,
+    Campaign,
+    Contact,
+    ContactEmail,
+    Delivery,
+    InboundMessage,
+    Interaction,
+    Organisation,
+    SenderIdentity,
+)
+from crm.privacy import suppress
+from crm.search import normalise_email
+from crm.settings import Settings
+from outreach import rsvp, unsubscribe
+from outreach.compose import reply_secret
+from outreach.inbound import classify
+from outreach.inbound.classify import Classified
+
+log = logging.getLogger("beatbook.inbound")
+_MAX_ID = 2**31 - 1
+
+
+def dedup_key(message_id: str, raw: bytes) -> str:
+    """The same message arriving twice (by any path) has one key: its Message-ID's, or for a
+    message without one, its bytes'."""
+    basis = message_id.strip().encode() if message_id.strip() else b"raw\x00" + raw
+    return hashlib.sha256(basis).hexdigest()
+
+
+def _headers_only(raw: bytes) -> bytes:
+    for end in (b"\r\n\r\n", b"\n\n"):
+        at = raw.find(end)
+        if at >= 0:
+            return raw[: at + len(end)]
+    return raw[:65536]
+
+
+async def receive(
+    session: AsyncSession,
+    settings: Settings,
+    raw: bytes,
+    *,
+    via: str,
+    mail_from: str = "",
+    recipients: Sequence[str] = (),
+) -> InboundMessage:
+    """Store, classify and act on one raw RFC 822 message; commits. A message received
+    before (same Message-ID) is returned as it was, and nothing is done again."""
+    head = _head(raw)
+    message_id = classify.header(head, "Message-ID")[:255]
+    key = dedup_key(message_id, raw)
+    existing = await _by_key(session, key)
+    if existing is not None:
+        return existing
+    too_big = len(raw) > settings.inbound_max_bytes
+    sender = classify.addresses(head, "From")
+    row = InboundMessage(
+        via=via,
+        dedup_key=key,
+        message_id=message_id,
+        envelope_from=mail_from[:320],
+        recipients=[r[:320] for r in recipients][:50],
+        from_name=sender[0][0][:200] if sender else "",
+        from_address=sender[0][1][:320] if sender else "",
+        subject=classify.header(head, "Subject")[:1000],
+        size=len(raw),
+        truncated=too_big,
+        raw=_headers_only(raw) if too_big else raw,
+    )
+    if too_big:
+        row.error = N_(
+            "This message was %(size)s MB, over the limit of %(limit)s MB: only its headers "
+            "were kept.",
+            size=f"{len(raw) / 1048576:.1f}",
+            limit=f"{settings.inbound_max_bytes / 1048576:.0f}",
+        )
+    session.add(row)
+    try:
+        await session.commit()  # the raw message is safe before anything else happens
+    except IntegrityError:  # the same message, stored a moment ago by another path
+        await session.rollback()
+        again = await _by_key(session, key)
+        assert again is not None
+        return again
+    row_id = row.id
+    try:
+        await _classify_and_act(session, settings, row, list(recipients))
+        await session.commit()
+    except Exception as exc:  # a message we cannot act on waits for a person, kept
+        log.exception("inbound message %s could not be processed", row_id)
+        await session.rollback()
+        row = await session.get(InboundMessage, row_id, populate_existing=True)  # type: ignore[assignment]
+        row.category, row.kind = "unmatched", ""
+        row.error = N_("It could not be processed: %(error)s", error=str(exc))[:500]
+        session.add(row)
+        await session.commit()
+    return row
+
+
+def _head(raw: bytes) -> Message:
+    parser = email.parser.BytesParser(policy=email.policy.default)
+    return parser.parsebytes(_headers_only(raw), headersonly=True)
+
+
+async def seen_before(session: AsyncSession, raw: bytes) -> InboundMessage | None:
+    """The stored message this one repeats (same Message-ID), if any."""
+    message_id = classify.header(_head(raw), "Message-ID")[:255]
+    return await _by_key(session, dedup_key(message_id, raw))
+
+
+async def _by_key(session: AsyncSession, key: str) -> InboundMessage | None:
+    return (
+        await session.execute(select(InboundMessage).where(InboundMessage.dedup_key == key))
+    ).scalar_one_or_none()
+
+
+async def _classify_and_act(
+    session: AsyncSession, settings: Settings, row: InboundMessage, recipients: list[str]
+) -> None:
+    found = classify.classify(
+        row.raw,
+        secret=reply_secret(settings),
+        reply_domain=settings.reply_domain,
+        recipients=recipients,
+    )
+    row.category, row.kind, row.text = found.category, found.kind, found.text
+    row.fields = {**found.fields, "references": list(found.references)}
+    if found.original_message_id:
+        row.fields["original_message_id"] = found.original_message_id
+    if found.category == "calendar_reply":
+        await _calendar_reply(session, row)
+    else:
+        delivery = await _delivery(session, found)
+        if delivery is not None:
+            _link(row, delivery)
+            row.event_id = await _event_of(session, delivery.campaign_id)
+            await ACTIONS[found.category](session, settings, row, delivery, found)
+        elif found.category in ("reply", "auto_reply", "unsubscribe"):
+            # A reply whose token or references name nothing we sent (or no longer have).
+            row.category = "unmatched"
+            row.fields["reason"] = row.fields.get("reason") or "unknown_reference"
+    if row.org_id is None:
+        row.org_id = await _org_of_unmatched(session, recipients, row)
+    if row.category not in ("reply", "unmatched") and not (
+        row.category == "bounce" and row.kind == "policy"
+    ):
+        row.state = "handled"  # nothing for a person to do; the effects are recorded
+    session.add(row)
+
+
+async def _delivery(session: AsyncSession, found: Classified) -> Delivery | None:
+    if found.delivery_id is not None and found.delivery_id <= _MAX_ID:
+        return await session.get(Delivery, found.delivery_id)
+    ids: list[str] = []
+    if found.category in ("bounce", "complaint") and found.original_message_id:
+        ids = [found.original_message_id]
+    elif found.category in ("reply", "auto_reply"):
+        ids = list(found.references)
+    if not ids:
+        return None
+    return (
+        await session.execute(
+            select(Delivery)
+            .where(Delivery.message_id.in_(ids[:50]))
+            .order_by(Delivery.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+def _link(row: InboundMessage, delivery: Delivery) -> None:
+    # The delivery's organisation: in a joint campaign a partner's journalists answer the
+    # partner, and the lead must not see their mail.
+    row.org_id = delivery.org_id
+    row.delivery_id = delivery.id
+    row.contact_id = delivery.contact_id
+    row.campaign_id = delivery.campaign_id
+
+
+async def _event_of(session: AsyncSession, campaign_id: int) -> int | None:
+    return (
+        await session.execute(select(Campaign.event_id).where(Campaign.id == campaign_id))
+    ).scalar_one_or_none()
+
+
+async def _org_of_unmatched(
+    session: AsyncSession, recipients: list[str], row: InboundMessage
+) -> int | None:
+    """Whose Inbox mail that matched nothing belongs in: the organisation one of whose sender
+    addresses it was sent to, else the only organisation there is. Otherwise nobody's: on
+    a shared instance, showing it to a guess could show one organisation's mail to another."""
+    message = classify.parse(row.raw)
+    sent_to = {normalise_email(a) for a in recipients}
+    for name in ("To", "Cc", "Delivered-To", "X-Original-To"):
+        sent_to |= {normalise_email(a) for _, a in classify.addresses(message, name)}
+    if sent_to:
+        orgs = (
+            (
+                await session.execute(
+                    select(SenderIdentity.org_id)
+                    .where(func.lower(SenderIdentity.from_address).in_(sent_to))
+                    .distinct()
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if len(orgs) == 1:
+            return orgs[0]
+    only = (await session.execute(select(Organisation.id).limit(2))).scalars().all()
+    return only[0] if len(only) == 1 else None
+
+
+# --- what each class does -------------------------------------------------------------------
+
+
+def _timeline(
+    session: AsyncSession,
+    row: InboundMessage,
+    delivery: Delivery,
+    kind: str,
+    summary: str,
+    body: str = "",
+) -> None:
+    if delivery.contact_id is None:  # an outlet's desk, or a contact since erased
+        return
+    now = datetime.now(UTC)
+    session.add(
+        Interaction(
+            org_id=delivery.org_id,
+            contact_id=delivery.contact_id,
+            kind=kind,
+            direction="in",
+            occurred_at=now,
+            summary=str(summary)[:300],
+            body=body,
+            campaign_id=delivery.campaign_id,
+            delivery_id=delivery.id,
+            event_id=row.event_id,
+            inbound_message_id=row.id,
+        )  # fmt: skip
+    )
+
+
+async def _touch(session: AsyncSession, contact_id: int | None) -> None:
+    if contact_id is None:
+        return
+    now = datetime.now(UTC)
+    await session.execute(
+        update(Contact)
+        .where(Contact.id == contact_id)
+        .values(last_interaction_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _reply(
+    session: AsyncSession,
+    settings: Settings,
+    row: InboundMessage,
+    delivery: Delivery,
+    found: Classified,
+) -> None:
+    subject = row.subject or N_("(no subject)")
+    _timeline(session, row, delivery, "email_in", N_("Reply: %(subject)s", subject=subject),
+              row.text)  # fmt: skip
+    await _touch(session, delivery.contact_id)
+    if delivery.replied_at is None:
+        delivery.replied_at = datetime.now(UTC)
+        session.add(delivery)
+    sender_id = (
+        await session.execute(select(Campaign.sender_id).where(Campaign.id == delivery.campaign_id))
+    ).scalar_one_or_none()
+    if sender_id is not None and not delivery.is_test:
+        await session.flush()
+        await jobs.enqueue(
+            session, "inbound.forward", {"inbound_id": row.id, "sender_id": sender_id},
+            org_id=delivery.org_id,
+        )  # fmt: skip
+
+
+async def _auto_reply(
+    session: AsyncSession,
+    settings: Settings,
+    row: InboundMessage,
+    delivery: Delivery,
+    found: Classified,
+) -> None:
+    away = found.fields.get("away_until")
+    if away:
+        summary = N_("Away until %(date)s", date=date.fromisoformat(away).strftime("%d.%m.%Y"))
+    else:
+        summary = N_("Automatic reply: %(subject)s", subject=row.subject)
+    _timeline(session, row, delivery, "auto_reply", summary)
+
+
+async def _bounce(
+    session: AsyncSession,
+    settings: Settings,
+    row: InboundMessage,
+    delivery: Delivery,
+    found: Classified,
+) -> None:
+    if found.kind == "delayed" or delivery.is_test:
+        return  # a warning that delivery is still being tried; the officer's own test
+    status = found.fields.get("status") or ""
+    if found.kind == "policy":
+        await _policy_alert(session, row, delivery.org_id)
+        _timeline(session, row, delivery, "bounce",
+                  N_("Refused by the receiving server (%(status)s): not about this address",
+                     status=status or "5.7"))  # fmt: skip
+        return
+    now = datetime.now(UTC)
+    if delivery.bounced_at is None:
+        delivery.bounced_at = now
+        session.add(delivery)
+    if found.kind == "hard":
+        await suppress(session, settings, delivery.org_id, delivery.address, "hard_bounce")
+        await _flag_address(session, delivery.org_id, delivery.address_norm, now)
+        _timeline(session, row, delivery, "bounce",
+                  N_("Bounced (%(status)s): check address — moved outlet?",
+                     status=status or "5.0.0"))  # fmt: skip
+        return
+    count = await _soft_bounces(session, delivery, row) + 1
+    if count >= settings.soft_bounce_limit:
+        await suppress(session, settings, delivery.org_id, delivery.address, "soft_bounce")
+        summary = N_(
+            "Mailbox full again (%(count)s times): no more mail is sent to this address",
+            count=count,
+        )
+    else:
+        summary = N_("Mailbox full (%(count)s of %(limit)s before the address is paused)",
+                     count=count, limit=settings.soft_bounce_limit)  # fmt: skip
+    _timeline(session, row, delivery, "bounce", summary)
+
+
+async def _soft_bounces(session: AsyncSession, delivery: Delivery, row: InboundMessage) -> int:
+    """Soft bounces this organisation received before this one for the same address."""
+    return int(
+        (
+            await session.execute(
+                select(func.count(InboundMessage.id))
+                .join(Delivery, Delivery.id == InboundMessage.delivery_id)
+                .where(
+                    InboundMessage.org_id == delivery.org_id,
+                    InboundMessage.category == "bounce",
+                    InboundMessage.kind == "soft",
+                    InboundMessage.id != row.id,
+                    Delivery.address_norm == delivery.address_norm,
+                )
+            )
+        ).scalar_one()
+    )
+
+
+async def _flag_address(session: AsyncSession, org_id: int, norm: str, now: datetime) -> None:
+    await session.execute(
+        update(ContactEmail)
+        .where(ContactEmail.org_id == org_id, ContactEmail.normalised == norm)
+        .where(ContactEmail.bounced_at.is_(None))
+        .values(bounced_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _policy_alert(session: AsyncSession, row: InboundMessage, org_id: int) -> None:
+    """Owners hear of a policy block once while one is waiting: a blocked campaign brings
+    hundreds of these, and one email says it."""
+    waiting = (
+        await session.execute(
+            select(InboundMessage.id)
+            .where(
+                InboundMessage.org_id == org_id,
+                InboundMessage.category == "bounce",
+                InboundMessage.kind == "policy",
+                InboundMessage.state == "new",
+                InboundMessage.id != row.id,
+            )
+            .limit(1)
+        )
+    ).first()
+    if waiting is None:
+        await jobs.enqueue(session, "inbound.policy_alert", {"inbound_id": row.id}, org_id=org_id)
+
+
+async def _complaint(
+    session: AsyncSession,
+    settings: Settings,
+    row: InboundMessage,
+    delivery: Delivery,
+    found: Classified,
+) -> None:
+    if delivery.is_test:
+        return
+    await suppress(session, settings, delivery.org_id, delivery.address, "complaint")
+    _timeline(session, row, delivery, "email_in",
+              N_("Reported the message as spam: no more mail is sent to this address"))  # fmt: skip
+    if found.token:
+        await session.flush()
+        await unsubscribe.unsubscribe(session, settings, found.token)  # stops what is queued
+
+
+async def _unsubscribe(
+    session: AsyncSession,
+    settings: Settings,
+    row: InboundMessage,
+    delivery: Delivery,
+    found: Classified,
+) -> None:
+    await session.flush()
+    await unsubscribe.unsubscribe(session, settings, found.token)
+
+
+async def _calendar_reply(session: AsyncSession, row: InboundMessage) -> None:
+    """The RSVP is set by the same code as for calendar replies anywhere; what it matched
+    ties the message to the event's organisation."""
+    applied = await rsvp.apply_calendar_replies(session, row.raw)
+    guest_ids = [a.guest_id for a in applied if a.guest_id is not None]
+    if not guest_ids:
+        row.category = "unmatched"
+        row.fields["reason"] = "unknown_event"
+        return
+    guest = await session.get(Attendance, guest_ids[0])
+    assert guest is not None
+    row.org_id, row.contact_id, row.event_id = guest.org_id, guest.contact_id, guest.event_id
+    row.fields["recorded"] = any(a.recorded for a in applied)
+
+
+ACTIONS: dict[str, Any] = {
+    "reply": _reply,
+    "auto_reply": _auto_reply,
+    "bounce": _bounce,
+    "complaint": _complaint,
+    "unsubscribe": _unsubscribe,
+}

@@ -1,0 +1,454 @@
+"""Inbound mail end to end on a real database: a campaign really sent to a real SMTP server,
+then what comes back for it — a reply, bounces, an out-of-office note, a complaint, an
+unsubscribe — through the built-in SMTP receiver (real SMTP) or the pipeline, and what each
+does to the timeline, the delivery, suppressions and the Inbox."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiosmtplib
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crm import jobs
+from crm.models import (
+    ContactEmail,
+    Delivery,
+    InboundMessage,
+    Interaction,
+    Job,
+    Organisation,
+    SenderIdentity,
+)
+from crm.privacy import suppressed
+from crm.settings import Settings
+from outreach import outbox
+from outreach.inbound import inbox, pipeline
+from outreach.inbound.receiver import Receiver, start_receiver
+from tests import inbound_mail
+from tests.conftest import World
+from tests.smtp_server import Arrival, SmtpServer
+from tests.test_outbox import _campaign, _drain, _people
+
+
+@pytest.fixture
+def sending(sending: Settings) -> Settings:
+    """Sending through a relay that lets Beatbook choose the envelope sender."""
+    return sending.model_copy(update={"bounce_return_path": True})
+
+
+@pytest.fixture
+async def receiver(
+    maker: async_sessionmaker[AsyncSession], sending: Settings
+) -> AsyncIterator[Receiver]:
+    found = await start_receiver(maker, sending.model_copy(update={"inbound_smtp_port": 0}))
+    assert found is not None
+    yield found
+    await found.close()
+
+
+async def _sent(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    settings: Settings,
+    smtp: SmtpServer,
+    people: list[tuple[str, str, str]] | None = None,
+) -> list[Arrival]:
+    """A campaign launched and really sent; what the SMTP server received, by recipient."""
+    ids = await _people(session, world.editor, people or [("Arbën", "arben@koha.net", "sq")])
+    campaign = await _campaign(session, world.editor, ids)
+    await outbox.launch(session, world.editor, settings, campaign.id)
+    await _drain(maker, settings)
+    return sorted(smtp.sink.arrivals, key=lambda a: a.recipients[0])
+
+
+async def _delivery(session: AsyncSession, arrival: Arrival) -> Delivery:
+    return (
+        await session.execute(
+            select(Delivery)
+            .where(Delivery.message_id == arrival.message_id)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
+
+
+async def _smtp_send(port: int, raw: bytes, sender: str, recipients: list[str]) -> None:
+    """One message over SMTP; an empty sender is the null reverse-path bounces use."""
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port)
+    await client.connect()
+    try:
+        await client.mail(sender)
+        for recipient in recipients:
+            await client.rcpt(recipient)
+        await client.data(raw)
+    finally:
+        await client.quit()
+
+
+async def _timeline(session: AsyncSession, contact_id: int) -> list[Interaction]:
+    rows = await session.execute(
+        select(Interaction)
+        .where(Interaction.contact_id == contact_id)
+        .order_by(Interaction.id)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows.scalars())
+
+
+async def test_a_reply_through_the_receiver_lands_on_the_timeline_and_marks_the_delivery(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+    receiver: Receiver,
+) -> None:
+    [sent] = await _sent(session, maker, world, sending, smtp)
+    # Bounces and auto-replies will come back to Beatbook, naming the delivery.
+    assert sent.mail_from.startswith("bounce+") and sent.mail_from.endswith("@replies.qendra.org")
+    reply_to = inbound_mail.parse(sent.raw)["Reply-To"]
+    raw = inbound_mail.gmail_reply(
+        sent.raw, "Faleminderit! A mund të vij në konferencë?\nArbëni",
+        sender="Arbën Krasniqi <arben@koha.net>",
+    )  # fmt: skip
+    await _smtp_send(receiver.port, raw, "arben@koha.net", [str(reply_to)])
+
+    delivery = await _delivery(session, sent)
+    assert delivery.replied_at is not None
+    row = (await session.execute(select(InboundMessage))).scalar_one()
+    assert (row.via, row.category, row.org_id) == ("smtp", "reply", world.editor.org_id)
+    assert row.delivery_id == delivery.id and row.contact_id == delivery.contact_id
+    assert row.text == "Faleminderit! A mund të vij në konferencë?\nArbëni"  # no quote
+    timeline = await _timeline(session, delivery.contact_id)
+    entry = timeline[-1]
+    assert entry.kind == "email_in" and entry.direction == "in"
+    assert entry.body == row.text and entry.inbound_message_id == row.id
+    assert entry.campaign_id == delivery.campaign_id
+    assert row.raw == raw.replace(b"\n", b"\r\n") or row.raw == raw  # stored as received
+
+    # The same message again (a retrying server): stored and acted on once.
+    await _smtp_send(receiver.port, raw, "arben@koha.net", [str(reply_to)])
+    assert (await session.execute(select(func.count(InboundMessage.id)))).scalar_one() == 1
+    assert (
+        len([i for i in await _timeline(session, delivery.contact_id) if i.kind == "email_in"]) == 1
+    )
+
+
+async def test_a_reply_to_the_from_address_is_matched_by_its_references_never_by_sender(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+) -> None:
+    [sent] = await _sent(session, maker, world, sending, smtp)
+    threaded = inbound_mail.gmail_reply(sent.raw, "Po, vij.", to="press@qendra.org")
+    row = await pipeline.receive(session, sending, threaded, via="imap")
+    assert row.category == "reply" and row.delivery_id == (await _delivery(session, sent)).id
+
+    # The same journalist writing afresh (no token, no references) is not taken for a reply.
+    fresh = (
+        threaded.replace(b"In-Reply-To:", b"X-Was-In-Reply-To:")
+        .replace(b"References:", b"X-Was-References:")
+        .replace(b"@mail.gmail.com>", b"@mail.gmail.com.fresh>")
+    )
+    other = await pipeline.receive(session, sending, fresh, via="imap")
+    assert other.category == "unmatched" and other.contact_id is None
+    assert other.fields["reason"] == "no_reference"
+    # On a one-organisation instance it waits in that organisation's Inbox... but this test
+    # world has two organisations, so nobody can be told it is theirs.
+    assert other.org_id is None
+
+
+async def test_a_tampered_token_is_unmatched(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+) -> None:
+    [sent] = await _sent(session, maker, world, sending, smtp)
+    reply_to = str(inbound_mail.parse(sent.raw)["Reply-To"])
+    token = reply_to.split("+", 1)[1].split("@", 1)[0]
+    forged = token[:-1] + ("a" if token[-1] != "a" else "b")
+    raw = inbound_mail.gmail_reply(sent.raw, "Hello", to=reply_to.replace(token, forged))
+    raw = raw.replace(b"In-Reply-To:", b"X-In-Reply-To:").replace(b"References:", b"X-Ref:")
+    row = await pipeline.receive(session, sending, raw, via="smtp")
+    assert row.category == "unmatched" and row.fields["reason"] == "tampered"
+    assert row.delivery_id is None
+    assert (await _delivery(session, sent)).replied_at is None
+
+
+async def test_a_hard_bounce_suppresses_the_address_and_flags_the_contact(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+    receiver: Receiver,
+) -> None:
+    [sent] = await _sent(session, maker, world, sending, smtp)
+    dsn = inbound_mail.postfix_dsn(sent.raw, sent.mail_from)
+    await _smtp_send(receiver.port, dsn, "", [sent.mail_from])
+
+    delivery = await _delivery(session, sent)
+    row = (await session.execute(select(InboundMessage))).scalar_one()
+    assert (row.category, row.kind) == ("bounce", "hard")
+    assert row.fields["status"] == "5.1.1" and "User unknown" in row.fields["diagnostic"]
+    assert delivery.bounced_at is not None
+    blocked = await suppressed(session, sending, world.editor.org_id, ["arben@koha.net"])
+    assert blocked == {"arben@koha.net": "hard_bounce"}
+    address = (
+        await session.execute(
+            select(ContactEmail).where(ContactEmail.contact_id == delivery.contact_id)
+        )
+    ).scalar_one()
+    assert address.bounced_at is not None  # the contact page says "check address"
+    entry = (await _timeline(session, delivery.contact_id))[-1]
+    assert entry.kind == "bounce" and "moved outlet" in entry.summary
+
+
+async def test_soft_bounces_suppress_after_the_threshold_and_delays_change_nothing(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+) -> None:
+    [sent] = await _sent(session, maker, world, sending, smtp)
+    delay = inbound_mail.postfix_dsn(
+        sent.raw, sent.mail_from, status="4.4.1", action="delayed",
+        diagnostic="connect to mx.kallxo.example[203.0.113.25]:25: Connection timed out",
+    )  # fmt: skip
+    row = await pipeline.receive(session, sending, delay, via="smtp")
+    assert (row.category, row.kind) == ("bounce", "delayed")
+    delivery = await _delivery(session, sent)
+    assert delivery.bounced_at is None
+    assert not await _timeline_kinds(session, delivery.contact_id, "bounce")
+
+    org = world.editor.org_id
+    full = "552 5.2.2 <x>: Mailbox full"
+    for n in range(1, sending.soft_bounce_limit + 1):
+        bounce = inbound_mail.postfix_dsn(sent.raw, sent.mail_from, status="5.2.2", diagnostic=full)
+        row = await pipeline.receive(session, sending, bounce, via="smtp")
+        assert (row.category, row.kind) == ("bounce", "soft")
+        blocked = await suppressed(session, sending, org, ["arben@koha.net"])
+        assert blocked == (
+            {} if n < sending.soft_bounce_limit else {"arben@koha.net": "soft_bounce"}
+        )
+    assert len(await _timeline_kinds(session, delivery.contact_id, "bounce")) == 3
+
+
+async def _timeline_kinds(session: AsyncSession, contact_id: int | None, kind: str) -> list:
+    assert contact_id is not None
+    return [i for i in await _timeline(session, contact_id) if i.kind == kind]
+
+
+async def test_a_policy_bounce_alerts_the_owners_once_and_blames_no_journalist(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+) -> None:
+    arrivals = await _sent(
+        session, maker, world, sending, smtp,
+        [("Arbën", "arben@koha.net", "sq"), ("Besa", "besa@kallxo.com", "sq")],
+    )  # fmt: skip
+    smtp.sink.arrivals.clear()
+    blocked = (
+        "550 5.7.1 Service unavailable, Client host [198.51.100.7] blocked using "
+        "Spamhaus; https://www.spamhaus.org/query/ip/198.51.100.7"
+    )
+    for sent in arrivals:
+        raw = inbound_mail.postfix_dsn(sent.raw, sent.mail_from, status="5.7.1", diagnostic=blocked)
+        row = await pipeline.receive(session, sending, raw, via="smtp")
+        assert (row.category, row.kind, row.state) == ("bounce", "policy", "new")
+    assert await suppressed(session, sending, world.editor.org_id, ["arben@koha.net"]) == {}
+    assert (await _delivery(session, arrivals[0])).bounced_at is None
+    # Owners see a banner; editors do not.
+    assert await inbox.policy_blocks(session, world.owner) == 2
+    assert await inbox.policy_blocks(session, world.editor) == 0
+    # One alert, not one per refused message; it reaches the owner by mail.
+    alerts = (await session.execute(select(Job).where(Job.kind == "inbound.policy_alert"))).all()
+    assert len(alerts) == 1
+    while await jobs.run_one(maker, sending):
+        pass
+    [alert] = smtp.sink.arrivals
+    assert alert.recipients == [world.emails["owner"]]
+    assert "Spamhaus" in alert.message.get_body(("plain",)).get_content()
+    await inbox.handle_policy_blocks(session, world.owner)
+    assert await inbox.policy_blocks(session, world.owner) == 0
+
+
+async def test_an_out_of_office_note_is_noted_and_is_not_a_reply(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+) -> None:
+    [sent] = await _sent(session, maker, world, sending, smtp)
+    raw = inbound_mail.exchange_out_of_office(sent.raw, sent.mail_from)
+    row = await pipeline.receive(session, sending, raw, via="smtp")
+    assert row.category == "auto_reply" and row.fields["away_until"] == "2026-12-07"
+    delivery = await _delivery(session, sent)
+    assert delivery.replied_at is None
+    [entry] = await _timeline_kinds(session, delivery.contact_id, "auto_reply")
+    assert entry.summary == "Away until 07.12.2026"
+
+
+async def test_a_complaint_suppresses_at_once_and_stops_what_is_queued(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+) -> None:
+    [sent] = await _sent(session, maker, world, sending, smtp)
+    row = await pipeline.receive(
+        session, sending, inbound_mail.yahoo_complaint(sent.raw), via="api"
+    )
+    assert row.category == "complaint" and row.fields["feedback_type"] == "abuse"
+    assert await suppressed(session, sending, world.editor.org_id, ["arben@koha.net"]) == {
+        "arben@koha.net": "complaint"
+    }
+    assert (await _delivery(session, sent)).unsubscribed_at is not None
+
+
+async def test_mail_to_the_unsubscribe_address_unsubscribes(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+    receiver: Receiver,
+) -> None:
+    [sent] = await _sent(session, maker, world, sending, smtp)
+    raw = inbound_mail.unsubscribe_mail(sent.raw)
+    to = str(inbound_mail.parse(raw)["To"])
+    await _smtp_send(receiver.port, raw, "arben@koha.net", [to])
+    row = (await session.execute(select(InboundMessage))).scalar_one()
+    assert row.category == "unsubscribe" and row.state == "handled"
+    assert (await _delivery(session, sent)).unsubscribed_at is not None
+    assert await suppressed(session, sending, world.editor.org_id, ["arben@koha.net"]) == {
+        "arben@koha.net": "unsubscribed"
+    }
+
+
+async def test_the_receiver_is_no_relay(sending: Settings, receiver: Receiver) -> None:
+    with pytest.raises(aiosmtplib.SMTPRecipientRefused, match="Relaying denied"):
+        await _smtp_send(receiver.port, b"Subject: hi\r\n\r\nhi\r\n", "x@example.org",
+                         ["someone@gmail.com"])  # fmt: skip
+
+
+async def test_a_message_over_the_size_cap_is_recorded_with_its_headers(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+    receiver: Receiver,
+) -> None:
+    [sent] = await _sent(session, maker, world, sending, smtp)
+    small = sending.model_copy(update={"inbound_max_bytes": 50_000})
+    raw = inbound_mail.gmail_reply(sent.raw, "Here is the video: " + "x" * 120_000)
+    row = await pipeline.receive(session, small, raw, via="smtp")
+    assert row.truncated and row.size == len(raw) and len(row.raw) < 5000
+    assert "only its headers were kept" in row.error
+    # Matched by its headers all the same: the officer knows who answered.
+    assert row.category == "reply" and row.delivery_id == (await _delivery(session, sent)).id
+
+
+async def test_the_outsider_never_sees_another_organisations_inbound_mail(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+) -> None:
+    [sent] = await _sent(session, maker, world, sending, smtp)
+    row = await pipeline.receive(
+        session, sending, inbound_mail.gmail_reply(sent.raw, "Po"), via="api"
+    )
+    rows, total, _ = await inbox.inbox(session, world.outsider)
+    assert total == 0 and rows == []
+    with pytest.raises(Exception, match="not found|message"):
+        await inbox.message(session, world.outsider, row.id)
+    mine, total, new = await inbox.inbox(session, world.viewer)
+    assert total == 1 and new == {"reply": 1}
+
+
+async def test_on_a_one_organisation_instance_unmatched_mail_waits_in_its_inbox(
+    session: AsyncSession, sending: Settings
+) -> None:
+    org = Organisation(name="Qendra")
+    session.add(org)
+    await session.commit()
+    raw = (
+        b"From: Besa Gashi <besa@kallxo.com>\r\nTo: press@replies.qendra.org\r\n"
+        b"Subject: Pyetje\r\nMessage-ID: <abc@kallxo.com>\r\n\r\nA keni raport?\r\n"
+    )
+    row = await pipeline.receive(session, sending, raw, via="smtp")
+    assert row.category == "unmatched" and row.org_id == org.id
+
+
+async def test_a_failure_while_acting_keeps_the_message_for_a_person(
+    session: AsyncSession, sending: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("classifier exploded")
+
+    monkeypatch.setattr(pipeline.classify, "classify", broken)
+    raw = b"From: a@b.c\r\nMessage-ID: <x@b.c>\r\nSubject: hi\r\n\r\nhi\r\n"
+    row = await pipeline.receive(session, sending, raw, via="smtp")
+    assert row.category == "unmatched" and "classifier exploded" in row.error
+    assert row.raw == raw
+
+
+async def test_concurrent_copies_of_one_message_are_stored_once(
+    maker: async_sessionmaker[AsyncSession], sending: Settings
+) -> None:
+    raw = b"From: a@b.c\r\nMessage-ID: <same@b.c>\r\nSubject: hi\r\n\r\nhi\r\n"
+
+    async def one() -> int | None:
+        async with maker() as s:
+            return (await pipeline.receive(s, sending, raw, via="smtp")).id
+
+    ids = await asyncio.gather(one(), one(), one())
+    assert len(set(ids)) == 1
+
+
+async def test_a_reply_is_forwarded_to_the_sender_addresss_own_mailbox(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+) -> None:
+    identity = SenderIdentity(
+        org_id=world.editor.org_id, from_name="Qendra", from_address="press@qendra.org"
+    )
+    session.add(identity)
+    await session.commit()
+    ids = await _people(session, world.editor, [("Arbën", "arben@koha.net", "sq")])
+    campaign = await _campaign(session, world.editor, ids, sender_id=identity.id)
+    await outbox.launch(session, world.editor, sending, campaign.id)
+    await _drain(maker, sending)
+    [sent] = smtp.sink.arrivals
+    raw = inbound_mail.gmail_reply(sent.raw, "Po, vij.", sender="Arbën <arben@koha.net>")
+    row = await pipeline.receive(session, sending, raw, via="smtp")
+    while await jobs.run_one(maker, sending):
+        pass
+    forwarded = smtp.sink.arrivals[-1]
+    assert forwarded.recipients == ["press@qendra.org"]
+    message = forwarded.message
+    assert message["Reply-To"] == "arben@koha.net"  # answering the forward answers her
+    assert f"/inbox/{row.id}" in message.get_body(("plain",)).get_content()
+    [attached] = list(message.iter_attachments())
+    assert attached.get_content_type() == "message/rfc822"
+    assert b"Po, vij." in attached.as_bytes()
