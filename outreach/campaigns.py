@@ -353,6 +353,7 @@ async def list_campaigns(
     found = await session.execute(
         select(Campaign)
         .where((Campaign.org_id == actor.org_id) | partners)
+        .where(Campaign.kind != "answer")  # answers are read in the Inbox
         .order_by(Campaign.created_at.desc(), Campaign.id.desc())
         .limit(limit)
     )

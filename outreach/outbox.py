@@ -67,7 +67,7 @@ async def _org_names(session: AsyncSession, org_ids: set[int]) -> dict[int, str]
     return dict(rows.all())  # type: ignore[arg-type]
 
 
-async def _sending_domain(session: AsyncSession, settings: Settings, campaign: Campaign) -> str:
+async def sending_domain(session: AsyncSession, settings: Settings, campaign: Campaign) -> str:
     sender = await session.get(SenderIdentity, campaign.sender_id) if campaign.sender_id else None
     address = sender.from_address if sender else parseaddr(settings.mail_from)[1]
     return mime.sending_domain(address)
@@ -97,7 +97,7 @@ async def launch(
     if event is not None and event.status == "cancelled" and not _tells_of_cancellation(campaign):
         raise Conflict(N_("The event is cancelled: only the cancellation to its guests can go."))
     plan = await audience.plan(session, settings, campaign, await compiled_for(session, campaign))
-    domain = await _sending_domain(session, settings, campaign)
+    domain = await sending_domain(session, settings, campaign)
     # The reading is done; the write that follows is short, so other writers (the sender,
     # the catcher, other pages) are not kept waiting on SQLite while a big audience resolves.
     await session.commit()
@@ -197,7 +197,7 @@ async def send_test(
     campaign = await get_campaign(session, actor, campaign_id)
     compiled = await compiled_for(session, campaign)
     recipient = await preview_recipient(session, settings, campaign, compiled, as_contact_id)
-    domain = await _sending_domain(session, settings, campaign)
+    domain = await sending_domain(session, settings, campaign)
     row = _row(campaign_id, recipient, domain, datetime.now(UTC))
     row.update(is_test=True, address=to, address_norm=to.lower(), name="", contact_id=None)
     delivery = Delivery(**row)

@@ -14,6 +14,7 @@ from crm.accounts import Actor, actor_for_api_token, session_context
 from crm.i18n import N_
 from crm.models import Organisation, User
 from crm.settings import Settings
+from outreach.inbound import inbox
 
 SESSION_COOKIE = "beatbook_session"
 
@@ -55,7 +56,11 @@ async def _page_auth(request: Request, session: AsyncSession) -> Auth:
     org = next(o for m, o in rows if o.id == actor.org_id)
     auth = Auth(user, actor, org, [(o.name, o.id or 0, m.role) for m, o in rows], token)
     i18n.activate(user.language)
-    request.state.template_context = {"auth": auth, "csrftoken": _csrf(request)}
+    request.state.template_context = {
+        "auth": auth,
+        "csrftoken": _csrf(request),
+        "policy_blocks": await inbox.policy_blocks(session, actor),
+    }
     return auth
 
 

@@ -66,7 +66,41 @@ RSVP_CHANNEL_NAMES = {
     "calendar": N_("from their calendar"),
     "officer": N_("told us"),
 }
+INBOUND_NAMES = {
+    "reply": N_("Replies"),
+    "auto_reply": N_("Auto-replies"),
+    "bounce": N_("Bounces"),
+    "complaint": N_("Spam complaints"),
+    "calendar_reply": N_("Calendar answers"),
+    "unsubscribe": N_("Unsubscriptions"),
+    "unmatched": N_("Unmatched"),
+}
+INBOUND_ONE = {
+    "reply": N_("reply"),
+    "auto_reply": N_("auto-reply"),
+    "bounce": N_("bounce"),
+    "complaint": N_("spam complaint"),
+    "calendar_reply": N_("calendar answer"),
+    "unsubscribe": N_("unsubscription"),
+    "unmatched": N_("unmatched"),
+}
+BOUNCE_KIND_NAMES = {
+    "hard": N_("address does not exist"),
+    "soft": N_("mailbox full"),
+    "delayed": N_("delayed, still trying"),
+    "policy": N_("refused by policy"),
+}
+UNMATCHED_REASONS = {
+    "tampered": N_("The reply address was altered, so it names no message of ours."),
+    "no_reference": N_("It names no message Beatbook sent."),
+    "unknown_reference": N_("The message it answers is not (or no longer) in Beatbook."),
+    "unknown_event": N_("The calendar answer is for no event or guest Beatbook knows."),
+}
 GLOBALS = {
+    "INBOUND_NAMES": INBOUND_NAMES,
+    "INBOUND_ONE": INBOUND_ONE,
+    "BOUNCE_KIND_NAMES": BOUNCE_KIND_NAMES,
+    "UNMATCHED_REASONS": UNMATCHED_REASONS,
     "RSVP_NAMES": RSVP_NAMES,
     "RSVP_CHANNEL_NAMES": RSVP_CHANNEL_NAMES,
     "LANGUAGE_NAMES": LANGUAGE_NAMES,

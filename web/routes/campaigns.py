@@ -21,6 +21,7 @@ from crm.settings import Settings
 from outreach import campaigns, outbox, senders
 from outreach.campaigns import CampaignIn
 from outreach.compose import Outgoing, load_composer
+from outreach.inbound import inbox
 from outreach.mime import new_message_id
 from web.app import MESSAGE_CSP
 from web.deps import CurrentAuth, Id, SessionDep, SettingsDep, require_form_csrf, rollback
@@ -283,7 +284,10 @@ async def _progress_context(
     )
     own = view.campaign.org_id == auth.actor.org_id
     joint = await coalitions.coalition_name(session, view.campaign.coalition_id)
+    replies = await inbox.replies_of(session, auth.actor, [d.id for d in rows if d.id])
     return {"view": view, "c": view.campaign, "rows": rows, "status": status, "page": page,
+            "replies": replies,
+            "responses": await inbox.responses(session, auth.actor, campaign_id),
             "kinds": KIND_NAMES, "total": sum(view.counts.values()), "joint": joint,
             "own": own, "can_change": own and auth.actor.can_write}  # fmt: skip
 

@@ -10,12 +10,17 @@ from email.message import EmailMessage
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.errors import NotFound
+from crm.errors import Conflict, NotFound
+from crm.i18n import N_
 from crm.search import fold
 from outreach import catcher
+from outreach.inbound import tryout
 from web.app import MESSAGE_CSP
 from web.deps import CurrentAuth, Id, SessionDep
+from web.forms import form_dict
 from web.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -85,7 +90,8 @@ async def message_page(
         opened: catcher.Opened | None = catcher.open_message(caught.raw)
     except (LookupError, ValueError, TypeError, AssertionError):  # mail we did not write
         opened = None
-    response = render(request, "mailbox/message.html", {"m": caught, "opened": opened})
+    ctx = {"m": caught, "opened": opened, "invitation": tryout.is_invitation(caught.raw)}
+    response = render(request, "mailbox/message.html", ctx)
     response.headers["Content-Security-Policy"] = MESSAGE_CSP
     return response
 
@@ -104,3 +110,38 @@ async def attachment(
         media_type=content_type,
         headers={"Content-Disposition": _disposition(filename, f"attachment-{number}")},
     )
+
+
+# --- playing the journalist --------------------------------------------------------------
+
+
+async def _answer_as_journalist(
+    request: Request, session: AsyncSession, made: tuple[bytes, str, str]
+) -> Response:
+    port = getattr(request.app.state, "receiver_port", None)
+    if port is None:
+        raise Conflict(
+            N_("The inbound mail receiver is not running here, so no answer can come back.")
+        )
+    await session.rollback()  # no read left open while the receiver writes
+    raw, sender, recipient = made
+    await tryout.deliver(port, raw, sender, recipient)
+    return RedirectResponse("/inbox", status_code=303)
+
+
+@router.post("/mailbox/{message_id}/reply")
+async def reply_as_journalist(
+    request: Request, auth: CurrentAuth, session: SessionDep, message_id: Id
+) -> Response:
+    caught = await catcher.caught_message(session, auth.actor, message_id)
+    text = str((await form_dict(request)).get("text") or "")
+    return await _answer_as_journalist(request, session, tryout.journalist_reply(caught.raw, text))
+
+
+@router.post("/mailbox/{message_id}/calendar")
+async def answer_in_calendar(
+    request: Request, auth: CurrentAuth, session: SessionDep, message_id: Id
+) -> Response:
+    caught = await catcher.caught_message(session, auth.actor, message_id)
+    answer = str((await form_dict(request)).get("answer") or "")
+    return await _answer_as_journalist(request, session, tryout.calendar_answer(caught.raw, answer))

@@ -1,0 +1,150 @@
+"""Answering a journalist's reply from the Inbox: one message, threaded under theirs
+(In-Reply-To, References), sent through the outbox like every other message — retried,
+rate-limited, never sent from the request."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm import audit
+from crm.accounts import Actor
+from crm.errors import Conflict, InvalidInput
+from crm.i18n import N_
+from crm.models import (
+    Campaign,
+    CampaignVariant,
+    Contact,
+    Delivery,
+    InboundMessage,
+)
+from crm.privacy import suppressed
+from crm.search import normalise_email
+from crm.settings import Settings
+from outreach import mime
+from outreach.inbound import inbox
+from outreach.outbox import sending_domain
+
+ANSWER_MAX_CHARS = 20_000
+_REPLY_PREFIXES = ("re:", "aw:", "sv:", "odg:", "одг:", "përgj:", "pergj:")
+
+
+def answer_subject(subject: str) -> str:
+    """ "Re: " before the subject, once."""
+    subject = " ".join(subject.split())
+    if subject.lower().startswith(_REPLY_PREFIXES):
+        return subject
+    return f"Re: {subject}" if subject else "Re:"
+
+
+def _literal(text: str) -> str:
+    """The officer's words as they are: braces never start a merge field in an answer."""
+    return text.replace("{", "{{ '{' }}")
+
+
+def _quoted(row: InboundMessage, who: str) -> str:
+    """Their message under the answer, as mail programs quote it."""
+    lines = "\n".join(f"> {line}" if line else ">" for line in row.text.splitlines())
+    when = row.received_at.strftime("%d.%m.%Y %H:%M")
+    return f"\n\n{when}, {who}:\n\n{lines}\n" if lines else ""
+
+
+async def answer(
+    session: AsyncSession, actor: Actor, settings: Settings, message_id: int, *, body: str
+) -> Delivery:
+    """Queue the officer's answer to a reply; the reply is marked handled."""
+    actor.require_write()
+    row = (await inbox.message(session, actor, message_id)).message
+    body = body.strip()
+    if not body:
+        raise InvalidInput({"body": N_("Write your answer first.")})
+    if len(body) > ANSWER_MAX_CHARS:
+        raise InvalidInput({"body": N_("at most %(n)s characters", n=f"{ANSWER_MAX_CHARS:,}")})
+    if row.category != "reply":
+        raise Conflict(N_("Only a reply can be answered from here."))
+    original = await session.get(Delivery, row.delivery_id) if row.delivery_id else None
+    address = original.address if original else row.from_address
+    contact = await session.get(Contact, row.contact_id) if row.contact_id else None
+    if not address:
+        raise Conflict(N_("This message has no address to answer."))
+    if contact is not None and contact.do_not_contact:
+        raise Conflict(N_("This contact is marked do-not-contact."))
+    if await suppressed(session, settings, actor.org_id, [address]):
+        raise Conflict(N_("This address must not be mailed (it unsubscribed or bounced)."))
+    parent = await session.get(Campaign, row.campaign_id) if row.campaign_id else None
+    thread = [*row.fields.get("references", []), row.message_id]
+    language = original.language if original else (contact.preferred_language if contact else "")
+    language = language or settings.default_language
+    name = contact.full_name if contact else (row.from_name or address)
+    campaign = Campaign(
+        org_id=actor.org_id,
+        name=answer_subject(row.subject)[:200],
+        kind="answer",
+        status="sending",
+        sender_id=parent.sender_id if parent else None,
+        default_language=language,
+        thread=" ".join(i for i in thread if i)[-2000:],
+        created_by_id=actor.user_id,
+        launched_at=datetime.now(UTC),
+    )
+    session.add(campaign)
+    await session.flush()
+    assert campaign.id is not None
+    text = _literal(body + _quoted(row, row.from_name or address))
+    session.add(
+        CampaignVariant(
+            campaign_id=campaign.id,
+            language=language,
+            subject=_literal(answer_subject(row.subject))[:500],
+            body=text,
+        )
+    )
+    domain = await sending_domain(session, settings, campaign)
+    delivery = Delivery(
+        campaign_id=campaign.id,
+        org_id=actor.org_id,
+        contact_id=contact.id if contact else None,
+        address=address,
+        address_norm=normalise_email(address),
+        name=name[:200],
+        language=language,
+        message_id=mime.new_message_id(domain),
+        fields=_fields(contact, address),
+    )
+    session.add(delivery)
+    row.answered_at = datetime.now(UTC)
+    row.state, row.handled_at, row.handled_by_id = "handled", row.answered_at, actor.user_id
+    session.add(row)
+    audit.record(
+        session, org_id=actor.org_id, user_id=actor.user_id, action="answer",
+        entity="inbound_message", entity_id=row.id, changes={"campaign_id": campaign.id},
+    )  # fmt: skip
+    await session.commit()
+    return delivery
+
+
+def _fields(contact: Contact | None, address: str) -> dict[str, str]:
+    return {
+        "first_name": contact.given_name if contact else "",
+        "last_name": contact.family_name if contact else "",
+        "email": address,
+    }
+
+
+async def answers_to(session: AsyncSession, row: InboundMessage) -> list[Delivery]:
+    """What was answered to this message from Beatbook, with how it went."""
+    if not row.message_id:
+        return []
+    found = await session.execute(
+        select(Delivery)
+        .join(Campaign, Campaign.id == Delivery.campaign_id)
+        .where(
+            Campaign.org_id == row.org_id,
+            Campaign.kind == "answer",
+            Campaign.thread.endswith(row.message_id),
+        )
+        .order_by(Delivery.id)
+    )
+    return list(found.scalars())
