@@ -13,8 +13,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm import jobs
+from crm import jobs, privacy
+from crm.errors import NotFound
 from crm.models import (
+    Campaign,
     ContactEmail,
     Delivery,
     InboundMessage,
@@ -26,7 +28,7 @@ from crm.models import (
 from crm.privacy import suppressed
 from crm.settings import Settings
 from outreach import outbox
-from outreach.inbound import inbox, pipeline
+from outreach.inbound import answers, inbox, pipeline
 from outreach.inbound.receiver import Receiver, start_receiver
 from tests import inbound_mail
 from tests.conftest import World
@@ -377,7 +379,7 @@ async def test_the_outsider_never_sees_another_organisations_inbound_mail(
     )
     rows, total, _ = await inbox.inbox(session, world.outsider)
     assert total == 0 and rows == []
-    with pytest.raises(Exception, match="not found|message"):
+    with pytest.raises(NotFound):
         await inbox.message(session, world.outsider, row.id)
     mine, total, new = await inbox.inbox(session, world.viewer)
     assert total == 1 and new == {"reply": 1}
@@ -452,3 +454,37 @@ async def test_a_reply_is_forwarded_to_the_sender_addresss_own_mailbox(
     [attached] = list(message.iter_attachments())
     assert attached.get_content_type() == "message/rfc822"
     assert b"Po, vij." in attached.as_bytes()
+
+
+async def test_a_contacts_inbound_mail_joins_their_export_and_goes_with_their_erasure(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+) -> None:
+    [sent] = await _sent(session, maker, world, sending, smtp)
+    delivery = await _delivery(session, sent)
+    contact_id = delivery.contact_id
+    assert contact_id is not None
+    reply = inbound_mail.gmail_reply(
+        sent.raw, "Numri im i ri: 044 123 456", sender="arben@koha.net"
+    )
+    row = await pipeline.receive(session, sending, reply, via="smtp")
+    away = await pipeline.receive(
+        session, sending, inbound_mail.exchange_out_of_office(sent.raw, sent.mail_from), via="smtp"
+    )
+    await answers.answer(session, world.editor, sending, row.id, body="Faleminderit, Arbën!")
+
+    data = await privacy.export_contact_data(session, world.editor, contact_id)
+    received = {m["kind"]: m for m in data["mail_received"]}
+    assert received["reply"]["text"] == "Numri im i ri: 044 123 456"
+    assert received["auto_reply"]["details"]["away_until"] == "2026-12-07"
+    with pytest.raises(NotFound):
+        await privacy.export_contact_data(session, world.outsider, contact_id)
+
+    await privacy.erase_contact(session, world.editor, sending, contact_id)
+    left = (await session.execute(select(InboundMessage.id))).scalars().all()
+    assert row.id not in left and away.id not in left
+    kinds = (await session.execute(select(Campaign.kind))).scalars().all()
+    assert "answer" not in kinds  # the answer quoted them: gone too
