@@ -71,7 +71,11 @@ class Composer:
         self.campaign = campaign
         self.compiled = compile_variants(campaign, variants)
         self.account: SmtpAccount = account_of(sender, settings)
-        self.to_catcher = not settings.smtp_host and not (sender and sender.smtp_host)
+        own_account = bool(sender and sender.smtp_host)
+        self.to_catcher = not settings.smtp_host and not own_account
+        # An identity's own account (Microsoft 365, Gmail) may take only its own address as
+        # the envelope sender; the setting speaks for the instance's relay.
+        self.bounces_home = self.to_catcher or (settings.bounce_return_path and not own_account)
         if sender is not None:
             from_name, self.from_address = sender.from_name, sender.from_address
         else:  # the instance's address, under the organisation's name
@@ -96,14 +100,15 @@ class Composer:
         self._footers: dict[str, tuple[str, str, str, str]] = {}
         self._customs: dict[str, dict[str, Any]] = {}
         self.secret = reply_secret(settings)
-        self.thread = tuple(campaign.thread.split()) if campaign.kind == "answer" else ()
+        self.personal = campaign.kind == "answer"
+        self.thread = tuple(campaign.thread.split()) if self.personal else ()
 
     def return_path(self, row: Outgoing) -> str:
         """The envelope sender: bounces and most out-of-office answers go to it. Where the
         relay allows it (or mail goes to the built-in catcher), an address that names the
         delivery as the Reply-To does; else the From, as relays like Microsoft 365 demand."""
         s = self.settings
-        if not s.reply_domain or not (s.bounce_return_path or self.to_catcher):
+        if not s.reply_domain or not self.bounces_home:
             return self.from_address
         return f"bounce+{mime.reply_token(self.secret, row.id)}@{s.reply_domain}"
 
@@ -116,7 +121,7 @@ class Composer:
         rendered = self.compiled[language].render(values, personal_line=row.personal_line)
         token = mime.reply_token(self.secret, row.id)
         unsubscribe = f"{s.base_url}/u/{token}"
-        if self.thread:  # an answer to a journalist's reply: a personal letter, no footer
+        if self.personal:  # an answer to a journalist's reply: a personal letter, no footer
             text, body = rendered.text, rendered.html
         else:
             text, body = self._with_footer(rendered, row, unsubscribe)
@@ -134,6 +139,7 @@ class Composer:
             allow_8bit=allow_8bit,
             calendar=self.invitation.for_guest(row.name, row.address) if self.invitation else b"",
             thread=self.thread,
+            personal=self.personal,
         )
 
     def _custom_fields(self, language: str) -> dict[str, Any]:

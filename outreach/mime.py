@@ -469,6 +469,7 @@ class PreparedMessage:
         allow_8bit: bool = False,
         calendar: bytes = b"",
         thread: Sequence[str] = (),
+        personal: bool = False,
     ) -> bytes:
         """The complete message for one recipient, as bytes ready for SMTP DATA. With
         `allow_8bit` (the server announced 8BITMIME) the text parts go unencoded. An
@@ -495,8 +496,9 @@ class PreparedMessage:
                 b"Message-ID: " + self._message_id(message_id) + CRLF,
                 _threading(thread),
                 b"Reply-To: " + _address(reply_to).encode("ascii") + CRLF,
-                _list_unsubscribe(unsubscribe_url, unsubscribe_mailto),
-                self._list,
+                # A personal letter (an answer to a journalist) is no list mail.
+                b"" if personal else _list_unsubscribe(unsubscribe_url, unsubscribe_mailto),
+                b"" if personal else self._list,
                 self._head,
                 _part("plain", text, allow_8bit),
                 self._middle,

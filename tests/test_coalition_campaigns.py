@@ -241,3 +241,35 @@ async def login_as_lead_and_check_masking(
     shown = [_delivery_out(d, world.owner.org_id) for d in rows]
     assert "ilir@kanal10.net" not in [d.address for d in shown]
     assert [d.address for d in shown].count("") == 1
+
+
+async def test_a_reply_to_a_joint_campaign_stays_with_the_journalists_own_organisation(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    settings: Settings,
+    coalition: dict,
+    smtp: SmtpServer,
+) -> None:
+    from crm import jobs
+    from crm.models import Job
+    from outreach.inbound import inbox, pipeline
+    from tests import inbound_mail
+
+    campaign_id = await _joint(session, world, settings, coalition, smtp.port)
+    await outbox.launch(session, world.owner, settings, campaign_id)
+    worker = SenderWorker(maker, settings)
+    while await worker.run_once():
+        pass
+    await worker.close()
+    [to_arta] = [a for a in smtp.sink.arrivals if a.recipients == ["arta@koha.net"]]
+    raw = inbound_mail.gmail_reply(to_arta.raw, "Po, e publikojmë nesër.", sender="arta@koha.net")
+    row = await pipeline.receive(session, settings, raw, via="smtp")
+    assert row.category == "reply" and row.org_id == world.owner.org_id
+    # The coalition's address belongs to the partner: Qendra's journalist's reply is not
+    # forwarded to the partner's mailbox, and the partner never sees it.
+    forwards = (await session.execute(select(Job).where(Job.kind == "inbound.forward"))).all()
+    assert forwards == []
+    _, total, _ = await inbox.inbox(session, world.outsider)
+    assert total == 0
+    assert await jobs.run_one(maker, settings) is False

@@ -488,3 +488,87 @@ async def test_a_contacts_inbound_mail_joins_their_export_and_goes_with_their_er
     assert row.id not in left and away.id not in left
     kinds = (await session.execute(select(Campaign.kind))).scalars().all()
     assert "answer" not in kinds  # the answer quoted them: gone too
+
+
+async def test_machine_reports_that_are_no_bounce_or_complaint_are_never_replies(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+) -> None:
+    [sent] = await _sent(session, maker, world, sending, smtp)
+    relayed = inbound_mail.postfix_dsn(
+        sent.raw, sent.mail_from, status="2.0.0", action="relayed",
+        diagnostic="250 2.0.0 Ok: queued as 4XyZ",
+    )  # fmt: skip
+    row = await pipeline.receive(session, sending, relayed, via="smtp")
+    assert row.category == "unmatched" and row.fields["reason"] == "report"
+    dmarc = inbound_mail.yahoo_complaint(sent.raw).replace(
+        b"Feedback-Type: abuse", b"Feedback-Type: auth-failure"
+    )
+    row = await pipeline.receive(session, sending, dmarc, via="smtp")
+    assert row.category == "unmatched"
+    delivery = await _delivery(session, sent)
+    assert delivery.replied_at is None and delivery.unsubscribed_at is None
+    assert await suppressed(session, sending, world.editor.org_id, ["arben@koha.net"]) == {}
+
+
+async def test_an_oversized_bounce_is_classified_from_the_whole_message(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+) -> None:
+    [sent] = await _sent(session, maker, world, sending, smtp)
+    dsn = inbound_mail.postfix_dsn(
+        sent.raw, sent.mail_from, status="5.2.2", diagnostic="552 5.2.2 <x>: Mailbox full"
+    )
+    # A report whose notice runs long (some servers include the whole transcript).
+    full = dsn.replace(b"It's attached below.\n", b"It's attached below.\n" + b"x" * 70 * 3000)
+    small = sending.model_copy(update={"inbound_max_bytes": 50_000})
+    row = await pipeline.receive(session, small, full, via="smtp")
+    assert row.truncated and (row.category, row.kind) == ("bounce", "soft")
+    assert await suppressed(session, sending, world.editor.org_id, ["arben@koha.net"]) == {}
+
+
+async def test_a_nul_byte_neither_loses_the_message_nor_stops_the_intake(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+) -> None:
+    [sent] = await _sent(session, maker, world, sending, smtp)
+    raw = inbound_mail.gmail_reply(sent.raw, "Po\x00 vij", sender="Arbën <arben@koha.net>")
+    raw = raw.replace(b"Subject: Re:", b"Subject: Re:\x00")
+    row = await pipeline.receive(session, sending, raw, via="smtp")
+    assert row.category == "reply" and row.text == "Po vij"
+    assert row.org_id == world.editor.org_id and row.raw == raw
+
+
+async def test_beatbooks_own_forward_polled_back_is_not_read_again(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+) -> None:
+    identity = SenderIdentity(
+        org_id=world.editor.org_id, from_name="Qendra", from_address="press@qendra.org"
+    )
+    session.add(identity)
+    await session.commit()
+    ids = await _people(session, world.editor, [("Arbën", "arben@koha.net", "sq")])
+    campaign = await _campaign(session, world.editor, ids, sender_id=identity.id)
+    await outbox.launch(session, world.editor, sending, campaign.id)
+    await _drain(maker, sending)
+    raw = inbound_mail.gmail_reply(smtp.sink.arrivals[0].raw, "Po", sender="arben@koha.net")
+    await pipeline.receive(session, sending, raw, via="smtp")
+    while await jobs.run_one(maker, sending):
+        pass
+    forward = smtp.sink.arrivals[-1].raw
+    again = await pipeline.receive(session, sending, forward, via="imap")
+    assert again.category == "unmatched" and again.fields["reason"] == "own_forward"
+    assert again.state == "handled" and again.org_id is None

@@ -112,8 +112,8 @@ async def test_answering_a_reply_sends_it_threaded_through_the_outbox(
     token = await login(web, world.emails["editor"])
     response = await web.post(
         f"/inbox/{row.id}/answer",
-        data={"body": "Mirë se vini! Salla është në katin e dytë. {{ not a field }}",
-              "csrftoken": token},
+        data={"body": "Mirë se vini!\nSalla është në katin e dytë. {{ not a field }}\n"
+                      "# 1) *ora 11*", "csrftoken": token},
     )  # fmt: skip
     assert response.status_code == 303
     # Nothing goes out from the request: the outbox sends it.
@@ -125,8 +125,10 @@ async def test_answering_a_reply_sends_it_threaded_through_the_outbox(
     assert message["In-Reply-To"] == row.message_id
     assert str(message["References"]).split() == [sent.message_id, row.message_id]
     assert str(message["Subject"]).startswith("Re: ")
-    text = message.get_body(("plain",)).get_content()
-    assert "Salla është në katin e dytë. {{ not a field }}" in text
+    text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    # As written: line breaks kept, nothing read as Markdown or as a merge field.
+    assert "Mirë se vini!\nSalla është në katin e dytë. {{ not a field }}\n# 1) *ora 11*" in text
+    assert message["List-Unsubscribe"] is None and message["List-Id"] is None
     assert "> Faleminderit, do të vij." in text  # their words quoted below
     assert "/u/" not in text  # a personal letter: no campaign footer
     page = _page(await web.get(f"/inbox/{row.id}"))
@@ -191,6 +193,7 @@ async def test_unmatched_mail_is_linked_to_a_contact_by_hand(
     )
     await session.commit()
     raw = (
+        "Delivered-To: press@qendra.org\r\n"
         "From: Besa <besa.private@gmail.com>\r\nTo: press@qendra.org\r\n"
         "Subject: Pyetje për raportin\r\nMessage-ID: <q1@mail.gmail.com>\r\n"
         "Content-Type: text/plain; charset=utf-8\r\n\r\nA mund të më dërgoni raportin e plotë?\r\n"
@@ -318,6 +321,12 @@ async def test_a_new_user_plays_the_journalist_in_the_mailbox(
         await session.refresh(delivery)
         assert delivery.replied_at is not None
         assert token
+        # A viewer reads the Mailbox but plays no journalist.
+        await web.post("/logout", data={"csrftoken": token})
+        viewer = await login(web, world.emails["viewer"])
+        refused = await web.post(f"{href}/reply", data={"text": "Jo", "csrftoken": viewer})
+        assert refused.status_code == 403
+        assert len((await session.execute(select(InboundMessage))).all()) == 1
     await app.state.engine.dispose()
 
 

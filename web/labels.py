@@ -95,6 +95,9 @@ UNMATCHED_REASONS = {
     "no_reference": N_("It names no message Beatbook sent."),
     "unknown_reference": N_("The message it answers is not (or no longer) in Beatbook."),
     "unknown_event": N_("The calendar answer is for no event or guest Beatbook knows."),
+    "report": N_("A machine's report (a delivery notice, a read receipt, a DMARC report)."),
+    "own_forward": N_("Beatbook's own copy of a reply, forwarded to your mailbox."),
+    "failed": N_("Beatbook could not process it; it is kept here for you."),
 }
 GLOBALS = {
     "INBOUND_NAMES": INBOUND_NAMES,

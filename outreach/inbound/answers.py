@@ -4,6 +4,7 @@ rate-limited, never sent from the request."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -23,11 +24,14 @@ from crm.models import (
 from crm.privacy import suppressed
 from crm.search import normalise_email
 from crm.settings import Settings
-from outreach import mime
-from outreach.inbound import inbox
+from outreach import merge, mime
+from outreach.inbound import classify, inbox
+from outreach.inbound.pipeline import headers_of as pipeline_head
 from outreach.outbox import sending_domain
+from outreach.senders import usable_senders
 
 ANSWER_MAX_CHARS = 20_000
+QUOTE_MAX_CHARS = 4_000
 _REPLY_PREFIXES = ("re:", "aw:", "sv:", "odg:", "одг:", "përgj:", "pergj:")
 
 
@@ -40,15 +44,42 @@ def answer_subject(subject: str) -> str:
 
 
 def _literal(text: str) -> str:
-    """The officer's words as they are: braces never start a merge field in an answer."""
+    """A subject as written: braces never start a merge field."""
     return text.replace("{", "{{ '{' }}")
 
 
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # ASCII punctuation, all escapable in Markdown
+
+
+def _as_written(text: str, prefix: str = "") -> str:
+    """Plain text as Markdown that renders exactly as typed: every punctuation character
+    escaped (so no heading, list, link or emphasis, and no brace starts a merge field) and
+    every line break kept."""
+    paragraphs = re.split(r"\n\s*\n", text.strip())
+    out = []
+    for paragraph in paragraphs:
+        lines = [_PUNCTUATION.sub(r"\\\1", line.strip()) for line in paragraph.splitlines()]
+        out.append("\\\n".join(f"{prefix}{line}" for line in lines if line))
+    return f"\n{prefix.rstrip()}\n".join(out) if prefix else "\n\n".join(out)
+
+
 def _quoted(row: InboundMessage, who: str) -> str:
-    """Their message under the answer, as mail programs quote it."""
-    lines = "\n".join(f"> {line}" if line else ">" for line in row.text.splitlines())
+    """Their message under the answer, as mail programs quote it (a long one cut short)."""
+    text = row.text if len(row.text) <= QUOTE_MAX_CHARS else row.text[:QUOTE_MAX_CHARS] + " …"
+    if not text.strip():
+        return ""
     when = row.received_at.strftime("%d.%m.%Y %H:%M")
-    return f"\n\n{when}, {who}:\n\n{lines}\n" if lines else ""
+    return f"\n\n{_as_written(f'{when}, {who}:')}\n\n{_as_written(text, '> ')}\n"
+
+
+def _thread(row: InboundMessage) -> list[str]:
+    """The Message-IDs the answer follows, oldest first (RFC 5322 3.6.4): their References,
+    else their In-Reply-To, then their own Message-ID."""
+    head = classify.parse(pipeline_head(row.raw))
+    ids = classify.MESSAGE_ID.findall(classify.header(head, "References"))
+    if not ids:
+        ids = classify.MESSAGE_ID.findall(classify.header(head, "In-Reply-To"))[:1]
+    return [*ids, row.message_id] if row.message_id else ids
 
 
 async def answer(
@@ -74,7 +105,7 @@ async def answer(
     if await suppressed(session, settings, actor.org_id, [address]):
         raise Conflict(N_("This address must not be mailed (it unsubscribed or bounced)."))
     parent = await session.get(Campaign, row.campaign_id) if row.campaign_id else None
-    thread = [*row.fields.get("references", []), row.message_id]
+    thread = _thread(row)
     language = original.language if original else (contact.preferred_language if contact else "")
     language = language or settings.default_language
     name = contact.full_name if contact else (row.from_name or address)
@@ -83,7 +114,7 @@ async def answer(
         name=answer_subject(row.subject)[:200],
         kind="answer",
         status="sending",
-        sender_id=parent.sender_id if parent else None,
+        sender_id=await _sender_for(session, actor, parent),
         default_language=language,
         thread=" ".join(i for i in thread if i)[-2000:],
         created_by_id=actor.user_id,
@@ -92,12 +123,17 @@ async def answer(
     session.add(campaign)
     await session.flush()
     assert campaign.id is not None
-    text = _literal(body + _quoted(row, row.from_name or address))
+    text = _as_written(body) + _quoted(row, row.from_name or address)
+    subject = _literal(answer_subject(row.subject)[:400])
+    try:  # what cannot be built is said now, not found by the sender later
+        merge.compile_variant(subject=subject, body=text)
+    except merge.TemplateError as exc:
+        raise InvalidInput({"body": next(iter(exc.errors.values()))}) from exc
     session.add(
         CampaignVariant(
             campaign_id=campaign.id,
             language=language,
-            subject=_literal(answer_subject(row.subject))[:500],
+            subject=subject,
             body=text,
         )
     )
@@ -123,6 +159,15 @@ async def answer(
     )  # fmt: skip
     await session.commit()
     return delivery
+
+
+async def _sender_for(session: AsyncSession, actor: Actor, parent: Campaign | None) -> int | None:
+    """The campaign's sender address when this organisation may use it (in a joint campaign
+    a partner answers from its own default, never from the lead's account)."""
+    if parent is None or parent.sender_id is None:
+        return None
+    usable = {s.id for s in await usable_senders(session, actor)}
+    return parent.sender_id if parent.sender_id in usable else None
 
 
 def _fields(contact: Contact | None, address: str) -> dict[str, str]:

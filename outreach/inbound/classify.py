@@ -28,7 +28,13 @@ from outreach.mime import read_reply_token
 
 # A token is 32 lowercase base32 characters (see outreach.mime.reply_token).
 _OWN = re.compile(r"^(reply|bounce|unsubscribe)\+([^@]*)$|^calendar\+e(\d{1,9})$", re.I)
-_MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
+MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
+# Marks Beatbook's own forwards, so that one polled back from that mailbox is not read again.
+FORWARD_HEADER = "X-Beatbook-Forward"
+# Quote stripping looks at this much of a body: what a person writes first is at the top.
+TEXT_LIMIT = 200_000
+# Feedback reports that say a person called the message spam (not DMARC failure reports).
+COMPLAINTS = ("abuse", "fraud", "")
 # Headers that may carry the address a message was delivered to.
 _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Cc")
 
@@ -84,14 +90,15 @@ def _decoded(part: Message) -> str:
 
 
 def bodies(message: EmailMessage) -> tuple[str | None, str | None]:
-    """The message's own plain-text and HTML bodies (not those of attachments)."""
+    """The message's own plain-text and HTML bodies (not those of attachments), each cut
+    to TEXT_LIMIT characters."""
     found: list[str | None] = []
     for kind in ("plain", "html"):
         try:
             part = message.get_body((kind,))
         except Exception:  # noqa: BLE001 (a broken MIME tree has no body we can trust)
             part = None
-        found.append(_decoded(part) if part is not None else None)
+        found.append(_decoded(part)[:TEXT_LIMIT] if part is not None else None)
     return found[0], found[1]
 
 
@@ -106,7 +113,7 @@ def text_of(message: EmailMessage) -> str:
 def references(message: Message) -> tuple[str, ...]:
     ids: list[str] = []
     for name in ("In-Reply-To", "References"):
-        for found in _MESSAGE_ID.findall(header(message, name)):
+        for found in MESSAGE_ID.findall(header(message, name)):
             if found not in ids:
                 ids.append(found)
     return tuple(ids)
@@ -174,11 +181,15 @@ def classify(
     also says Auto-Submitted is a bounce), then calendar answers, unsubscriptions,
     auto-replies, and last what a person wrote."""
     message = message if message is not None else parse(raw)
+    if header(message, FORWARD_HEADER):
+        return _unmatched("own_forward", ())
     own = own_addresses(message, recipients, secret=secret, reply_domain=reply_domain)
     valid = [a for a in own if not a.tampered]
     named = next((a for a in valid if a.delivery_id is not None), None)
 
     complaint = reports.complaint_of(message)
+    if complaint is not None and complaint.feedback_type not in COMPLAINTS:
+        return _unmatched("report", references(message))  # e.g. a DMARC failure report
     if complaint is not None:
         delivery_id, token = (named.delivery_id, named.token) if named else (None, "")
         if delivery_id is None:
@@ -207,6 +218,8 @@ def classify(
                 "diagnostic": bounce.diagnostic,
             },
         )
+    if _is_report(message):  # a delivery notice, a read receipt: no one wrote anything
+        return _unmatched("report", references(message))
     answers = calendar.read_replies(raw)
     if answers:
         event = next((a.event_id for a in valid if a.role == "calendar"), None)
@@ -252,6 +265,17 @@ def classify(
     if refs:  # a reply if the pipeline finds one of these among the messages we sent
         return Classified("reply", references=refs, text=new_text)
     return _unmatched("no_reference", refs, text=new_text)
+
+
+def _is_report(message: EmailMessage) -> bool:
+    """A machine report that is neither bounce nor complaint: a delivery success notice
+    (RFC 3464, Action: delivered or relayed) or a read receipt (RFC 8098)."""
+    if message.get_content_type() == "multipart/report":
+        return True
+    return any(
+        part.get_content_type() in ("message/disposition-notification", "message/delivery-status")
+        for part in message.walk()
+    )
 
 
 def _unmatched(reason: str, refs: tuple[str, ...], *, text: str = "") -> Classified:

@@ -23,7 +23,7 @@ from crm.models import (
     User,
 )
 from crm.settings import Settings
-from outreach.inbound.classify import parse
+from outreach.inbound.classify import FORWARD_HEADER, parse
 from outreach.senders import SmtpAccount, account_of
 
 log = logging.getLogger("beatbook.inbound")
@@ -64,6 +64,8 @@ def _message(sender: str, to: str, subject: str, text: str) -> EmailMessage:
     message["To"] = to
     message["Subject"] = subject
     message["Auto-Submitted"] = "auto-generated"  # no out-of-office answers to it
+    # Polled back from that mailbox, it is known for Beatbook's own and not read again.
+    message[FORWARD_HEADER] = "1"
     message.set_content(text)
     return message
 
@@ -100,14 +102,15 @@ async def forward_reply(session: AsyncSession, job: Job, settings: Settings) -> 
 @jobs.handler("inbound.policy_alert")
 async def alert_owners(session: AsyncSession, job: Job, settings: Settings) -> None:
     row = await session.get(InboundMessage, int(job.payload.get("inbound_id", 0)))
-    if row is None or row.org_id is None:
+    org_id = int(job.payload.get("org_id") or (row.org_id if row else 0) or 0)
+    if row is None or not org_id:
         return
-    org = await session.get(Organisation, row.org_id)
+    org = await session.get(Organisation, org_id)
     owners = (
         await session.execute(
             select(User.email, User.language)
             .join(Membership, Membership.user_id == User.id)
-            .where(Membership.org_id == row.org_id, Membership.role == "owner")
+            .where(Membership.org_id == org_id, Membership.role == "owner")
         )
     ).all()
     for address, language in owners:
@@ -116,7 +119,7 @@ async def alert_owners(session: AsyncSession, job: Job, settings: Settings) -> N
             "org": org.name if org else "",
             "status": row.fields.get("status") or "5.7",
             "diagnostic": row.fields.get("diagnostic") or row.subject,
-            "link": f"{settings.base_url}/inbox/{row.id}",
+            "link": f"{settings.base_url}/inbox?category=bounce&kind=policy",
         }
         message = _message(settings.mail_from, address, t.gettext(ALERT_SUBJECT), text)
         await _send(account_of(None, settings), message)

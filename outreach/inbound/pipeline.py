@@ -11,12 +11,14 @@ address unsubscribes. What matches nothing waits in the Inbox.
 
 from __future__ import annotations
 
+import asyncio
 import email.parser
 import email.policy
 import hashlib
 import logging
+import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.message import Message
 from typing import Any
 
@@ -47,21 +49,52 @@ from outreach.inbound.classify import Classified
 
 log = logging.getLogger("beatbook.inbound")
 _MAX_ID = 2**31 - 1
+SOFT_BOUNCE_WINDOW = timedelta(days=90)
+
+
+_VALID_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
+_PROCESSING = "processing"  # a stored message whose classification has not finished
 
 
 def dedup_key(message_id: str, raw: bytes) -> str:
-    """The same message arriving twice (by any path) has one key: its Message-ID's, or for a
-    message without one, its bytes'."""
-    basis = message_id.strip().encode() if message_id.strip() else b"raw\x00" + raw
-    return hashlib.sha256(basis).hexdigest()
+    """The same message arriving twice (by any path) has one key: its Message-ID's. Without
+    a usable one, what the sender wrote (From, Date, Subject and the body), which does not
+    change with the Received lines each path adds."""
+    if _VALID_ID.fullmatch(message_id.strip()):
+        return hashlib.sha256(message_id.strip().encode()).hexdigest()
+    head, body = _split(raw)
+    parsed = _parse_head(head)
+    basis = "\x00".join(classify.header(parsed, n) for n in ("From", "Date", "Subject"))
+    return hashlib.sha256(b"raw\x00" + basis.encode() + b"\x00" + body).hexdigest()
 
 
-def _headers_only(raw: bytes) -> bytes:
-    for end in (b"\r\n\r\n", b"\n\n"):
-        at = raw.find(end)
-        if at >= 0:
-            return raw[: at + len(end)]
-    return raw[:65536]
+def headers_of(raw: bytes) -> bytes:
+    """A raw message's header section, with the blank line that ends it."""
+    return _split(raw)[0]
+
+
+def _split(raw: bytes) -> tuple[bytes, bytes]:
+    """Headers (with the blank line) and body, at whichever blank line comes first."""
+    ends = [(at, len(sep)) for sep in (b"\r\n\r\n", b"\n\n") if (at := raw.find(sep)) >= 0]
+    if not ends:
+        return raw[:65536], b""
+    at, size = min(ends)
+    return raw[: at + size], raw[at + size :]
+
+
+def _parse_head(head: bytes) -> Message:
+    return email.parser.BytesParser(policy=email.policy.default).parsebytes(head, headersonly=True)
+
+
+def _clean(value: Any) -> Any:
+    """No NUL characters in what is stored as text (PostgreSQL refuses them)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    return value
 
 
 async def receive(
@@ -74,12 +107,15 @@ async def receive(
     recipients: Sequence[str] = (),
 ) -> InboundMessage:
     """Store, classify and act on one raw RFC 822 message; commits. A message received
-    before (same Message-ID) is returned as it was, and nothing is done again."""
-    head = _head(raw)
-    message_id = classify.header(head, "Message-ID")[:255]
+    before (same Message-ID) is returned as it was, and nothing is done again — unless its
+    processing never finished, which is then done now."""
+    head = _parse_head(_split(raw)[0])
+    message_id = _clean(classify.header(head, "Message-ID"))[:255]
     key = dedup_key(message_id, raw)
     existing = await _by_key(session, key)
     if existing is not None:
+        if existing.fields.get("reason") == _PROCESSING:
+            return await _process(session, settings, existing, existing.raw, list(recipients))
         return existing
     too_big = len(raw) > settings.inbound_max_bytes
     sender = classify.addresses(head, "From")
@@ -87,14 +123,15 @@ async def receive(
         via=via,
         dedup_key=key,
         message_id=message_id,
-        envelope_from=mail_from[:320],
-        recipients=[r[:320] for r in recipients][:50],
-        from_name=sender[0][0][:200] if sender else "",
-        from_address=sender[0][1][:320] if sender else "",
-        subject=classify.header(head, "Subject")[:1000],
+        envelope_from=_clean(mail_from)[:320],
+        recipients=[_clean(r)[:320] for r in recipients][:50],
+        from_name=_clean(sender[0][0])[:200] if sender else "",
+        from_address=_clean(sender[0][1])[:320] if sender else "",
+        subject=_clean(classify.header(head, "Subject"))[:1000],
         size=len(raw),
         truncated=too_big,
-        raw=_headers_only(raw) if too_big else raw,
+        raw=_split(raw)[0] if too_big else raw,
+        fields={"reason": _PROCESSING},
     )
     if too_big:
         row.error = N_(
@@ -111,30 +148,39 @@ async def receive(
         again = await _by_key(session, key)
         assert again is not None
         return again
+    # Classified from the whole message even when only its headers were kept.
+    return await _process(session, settings, row, raw, list(recipients))
+
+
+async def _process(
+    session: AsyncSession,
+    settings: Settings,
+    row: InboundMessage,
+    raw: bytes,
+    recipients: list[str],
+) -> InboundMessage:
     row_id = row.id
     try:
-        await _classify_and_act(session, settings, row, list(recipients))
+        await _classify_and_act(session, settings, row, raw, recipients)
         await session.commit()
     except Exception as exc:  # a message we cannot act on waits for a person, kept
         log.exception("inbound message %s could not be processed", row_id)
         await session.rollback()
         row = await session.get(InboundMessage, row_id, populate_existing=True)  # type: ignore[assignment]
-        row.category, row.kind = "unmatched", ""
-        row.error = N_("It could not be processed: %(error)s", error=str(exc))[:500]
+        row.category, row.kind, row.state = "unmatched", "", "new"
+        row.fields = {"reason": "failed"}
+        row.error = _clean(N_("It could not be processed: %(error)s", error=str(exc)))[:500]
+        if row.org_id is None:
+            row.org_id = await _org_of_unmatched(session, recipients, row)
         session.add(row)
         await session.commit()
     return row
 
 
-def _head(raw: bytes) -> Message:
-    parser = email.parser.BytesParser(policy=email.policy.default)
-    return parser.parsebytes(_headers_only(raw), headersonly=True)
-
-
 async def seen_before(session: AsyncSession, raw: bytes) -> InboundMessage | None:
     """The stored message this one repeats (same Message-ID), if any."""
-    message_id = classify.header(_head(raw), "Message-ID")[:255]
-    return await _by_key(session, dedup_key(message_id, raw))
+    message_id = classify.header(_parse_head(_split(raw)[0]), "Message-ID")[:255]
+    return await _by_key(session, dedup_key(_clean(message_id), raw))
 
 
 async def _by_key(session: AsyncSession, key: str) -> InboundMessage | None:
@@ -144,35 +190,52 @@ async def _by_key(session: AsyncSession, key: str) -> InboundMessage | None:
 
 
 async def _classify_and_act(
-    session: AsyncSession, settings: Settings, row: InboundMessage, recipients: list[str]
+    session: AsyncSession,
+    settings: Settings,
+    row: InboundMessage,
+    raw: bytes,
+    recipients: list[str],
 ) -> None:
-    found = classify.classify(
-        row.raw,
+    # Pure CPU work on what a stranger sent: off the event loop, so no message can stall
+    # the web pages or the receiver.
+    found = await asyncio.to_thread(
+        classify.classify,
+        raw,
         secret=reply_secret(settings),
         reply_domain=settings.reply_domain,
         recipients=recipients,
     )
-    row.category, row.kind, row.text = found.category, found.kind, found.text
-    row.fields = {**found.fields, "references": list(found.references)}
+    row.category, row.kind, row.text = found.category, found.kind, _clean(found.text)
+    row.fields = _clean({**found.fields, "references": list(found.references)})
     if found.original_message_id:
-        row.fields["original_message_id"] = found.original_message_id
+        row.fields["original_message_id"] = _clean(found.original_message_id)
+    matched = False
     if found.category == "calendar_reply":
-        await _calendar_reply(session, row)
+        matched = await _calendar_reply(session, row, raw)
+    elif row.fields.get("reason") == "own_forward":
+        row.state = "handled"  # Beatbook's own forward, polled back from that mailbox
+        session.add(row)
+        return
     else:
         delivery = await _delivery(session, found)
         if delivery is not None:
+            matched = True
             _link(row, delivery)
             row.event_id = await _event_of(session, delivery.campaign_id)
-            await ACTIONS[found.category](session, settings, row, delivery, found)
+            action = ACTIONS.get(found.category)
+            if action is not None:
+                await action(session, settings, row, delivery, found)
         elif found.category in ("reply", "auto_reply", "unsubscribe"):
             # A reply whose token or references name nothing we sent (or no longer have).
             row.category = "unmatched"
             row.fields["reason"] = row.fields.get("reason") or "unknown_reference"
     if row.org_id is None:
         row.org_id = await _org_of_unmatched(session, recipients, row)
-    if row.category not in ("reply", "unmatched") and not (
-        row.category == "bounce" and row.kind == "policy"
-    ):
+    waits = row.category in ("reply", "unmatched") or (row.category, row.kind) == (
+        "bounce",
+        "policy",
+    )
+    if matched and not waits:
         row.state = "handled"  # nothing for a person to do; the effects are recorded
     session.add(row)
 
@@ -216,11 +279,13 @@ async def _org_of_unmatched(
     session: AsyncSession, recipients: list[str], row: InboundMessage
 ) -> int | None:
     """Whose Inbox mail that matched nothing belongs in: the organisation one of whose sender
-    addresses it was sent to, else the only organisation there is. Otherwise nobody's: on
-    a shared instance, showing it to a guess could show one organisation's mail to another."""
+    addresses it was delivered to, else the only organisation there is. Otherwise nobody's:
+    on a shared instance, showing it to a guess could show one organisation's mail to
+    another. Only the envelope and the headers the delivering server adds count: To and Cc
+    are whatever the sender wrote."""
     message = classify.parse(row.raw)
     sent_to = {normalise_email(a) for a in recipients}
-    for name in ("To", "Cc", "Delivered-To", "X-Original-To"):
+    for name in ("Delivered-To", "X-Original-To"):
         sent_to |= {normalise_email(a) for _, a in classify.addresses(message, name)}
     if sent_to:
         orgs = (
@@ -297,8 +362,14 @@ async def _reply(
     if delivery.replied_at is None:
         delivery.replied_at = datetime.now(UTC)
         session.add(delivery)
+    # The sender address's own mailbox, when it is the organisation's: in a joint campaign
+    # a partner's journalist's reply never goes to the lead's mailbox.
     sender_id = (
-        await session.execute(select(Campaign.sender_id).where(Campaign.id == delivery.campaign_id))
+        await session.execute(
+            select(SenderIdentity.id)
+            .join(Campaign, Campaign.sender_id == SenderIdentity.id)
+            .where(Campaign.id == delivery.campaign_id, SenderIdentity.org_id == delivery.org_id)
+        )
     ).scalar_one_or_none()
     if sender_id is not None and not delivery.is_test:
         await session.flush()
@@ -334,7 +405,7 @@ async def _bounce(
         return  # a warning that delivery is still being tried; the officer's own test
     status = found.fields.get("status") or ""
     if found.kind == "policy":
-        await _policy_alert(session, row, delivery.org_id)
+        await _policy_alert(session, row, delivery)
         _timeline(session, row, delivery, "bounce",
                   N_("Refused by the receiving server (%(status)s): not about this address",
                      status=status or "5.7"))  # fmt: skip
@@ -364,7 +435,8 @@ async def _bounce(
 
 
 async def _soft_bounces(session: AsyncSession, delivery: Delivery, row: InboundMessage) -> int:
-    """Soft bounces this organisation received before this one for the same address."""
+    """Soft bounces this organisation received for the same address lately, before this
+    one: a mailbox full now and then over the years is no reason to stop."""
     return int(
         (
             await session.execute(
@@ -375,6 +447,7 @@ async def _soft_bounces(session: AsyncSession, delivery: Delivery, row: InboundM
                     InboundMessage.category == "bounce",
                     InboundMessage.kind == "soft",
                     InboundMessage.id != row.id,
+                    InboundMessage.received_at >= datetime.now(UTC) - SOFT_BOUNCE_WINDOW,
                     Delivery.address_norm == delivery.address_norm,
                 )
             )
@@ -392,9 +465,13 @@ async def _flag_address(session: AsyncSession, org_id: int, norm: str, now: date
     )
 
 
-async def _policy_alert(session: AsyncSession, row: InboundMessage, org_id: int) -> None:
+async def _policy_alert(session: AsyncSession, row: InboundMessage, delivery: Delivery) -> None:
     """Owners hear of a policy block once while one is waiting: a blocked campaign brings
-    hundreds of these, and one email says it."""
+    hundreds of these, and one email says it. The owners of the organisation whose mail
+    setup it is: the campaign's (in a joint campaign, the lead's)."""
+    org_id = (
+        await session.execute(select(Campaign.org_id).where(Campaign.id == delivery.campaign_id))
+    ).scalar_one()
     waiting = (
         await session.execute(
             select(InboundMessage.id)
@@ -409,7 +486,10 @@ async def _policy_alert(session: AsyncSession, row: InboundMessage, org_id: int)
         )
     ).first()
     if waiting is None:
-        await jobs.enqueue(session, "inbound.policy_alert", {"inbound_id": row.id}, org_id=org_id)
+        await jobs.enqueue(
+            session, "inbound.policy_alert", {"inbound_id": row.id, "org_id": org_id},
+            org_id=org_id,
+        )  # fmt: skip
 
 
 async def _complaint(
@@ -440,19 +520,20 @@ async def _unsubscribe(
     await unsubscribe.unsubscribe(session, settings, found.token)
 
 
-async def _calendar_reply(session: AsyncSession, row: InboundMessage) -> None:
+async def _calendar_reply(session: AsyncSession, row: InboundMessage, raw: bytes) -> bool:
     """The RSVP is set by the same code as for calendar replies anywhere; what it matched
     ties the message to the event's organisation."""
-    applied = await rsvp.apply_calendar_replies(session, row.raw)
+    applied = await rsvp.apply_calendar_replies(session, raw)
     guest_ids = [a.guest_id for a in applied if a.guest_id is not None]
     if not guest_ids:
         row.category = "unmatched"
         row.fields["reason"] = "unknown_event"
-        return
+        return False
     guest = await session.get(Attendance, guest_ids[0])
     assert guest is not None
     row.org_id, row.contact_id, row.event_id = guest.org_id, guest.contact_id, guest.event_id
     row.fields["recorded"] = any(a.recorded for a in applied)
+    return True
 
 
 ACTIONS: dict[str, Any] = {

@@ -128,8 +128,19 @@ def is_invitation(raw: bytes) -> bool:
         return False
 
 
-async def deliver(port: int, raw: bytes, sender: str, recipient: str) -> None:
+async def deliver(host: str, port: int, raw: bytes, sender: str, recipient: str) -> None:
     """Hand the answer to the inbound receiver over SMTP, as the journalist's server would."""
-    await aiosmtplib.send(
-        raw, sender=sender, recipients=[recipient], hostname="127.0.0.1", port=port, timeout=30
-    )
+    host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    try:
+        await aiosmtplib.send(
+            raw, sender=sender, recipients=[recipient], hostname=host, port=port, timeout=30
+        )
+    except aiosmtplib.SMTPRecipientsRefused as exc:  # e.g. sent before the reply domain changed
+        raise Conflict(
+            N_("The inbound receiver does not take mail for %(address)s.", address=recipient)
+        ) from exc
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        error = str(exc)
+        raise Conflict(
+            N_("The inbound receiver could not be reached: %(error)s", error=error)
+        ) from exc

@@ -125,7 +125,8 @@ async def _answer_as_journalist(
         )
     await session.rollback()  # no read left open while the receiver writes
     raw, sender, recipient = made
-    await tryout.deliver(port, raw, sender, recipient)
+    settings = request.app.state.settings
+    await tryout.deliver(settings.inbound_smtp_host, port, raw, sender, recipient)
     return RedirectResponse("/inbox", status_code=303)
 
 
@@ -134,6 +135,7 @@ async def reply_as_journalist(
     request: Request, auth: CurrentAuth, session: SessionDep, message_id: Id
 ) -> Response:
     caught = await catcher.caught_message(session, auth.actor, message_id)
+    auth.actor.require_write()
     text = str((await form_dict(request)).get("text") or "")
     return await _answer_as_journalist(request, session, tryout.journalist_reply(caught.raw, text))
 
@@ -143,5 +145,6 @@ async def answer_in_calendar(
     request: Request, auth: CurrentAuth, session: SessionDep, message_id: Id
 ) -> Response:
     caught = await catcher.caught_message(session, auth.actor, message_id)
+    auth.actor.require_write()
     answer = str((await form_dict(request)).get("answer") or "")
     return await _answer_as_journalist(request, session, tryout.calendar_answer(caught.raw, answer))
