@@ -359,3 +359,28 @@ async def test_accept_in_calendar_from_the_mailbox_sets_the_rsvp(
         await session.refresh(guest)
         assert (guest.rsvp, guest.rsvp_via) == ("accepted", "calendar")
     await app.state.engine.dispose()
+
+
+async def test_an_answer_goes_where_a_mail_programs_reply_would(
+    web: httpx.AsyncClient,
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+) -> None:
+    ids = await _people(session, world.editor, [("Arbën", "arben@koha.net", "sq")])
+    campaign = await _campaign(session, world.editor, ids)
+    await outbox.launch(session, world.editor, sending, campaign.id)
+    await _drain(maker, sending)
+    # She answers from her own address, through the newsroom's Reply-To token.
+    raw = inbound_mail.gmail_reply(
+        smtp.sink.arrivals[0].raw, "Më shkruani këtu.", sender="Arbën <arben.k@gmail.com>"
+    )
+    row = await pipeline.receive(session, sending, raw, via="smtp")
+    token = await login(web, world.emails["editor"])
+    page = _page(await web.get(f"/inbox/{row.id}"))
+    assert "arben.k@gmail.com" in page.select_one("form.answer label").text
+    await web.post(f"/inbox/{row.id}/answer", data={"body": "Sigurisht.", "csrftoken": token})
+    await _drain(maker, sending)
+    assert smtp.sink.arrivals[-1].recipients == ["arben.k@gmail.com"]

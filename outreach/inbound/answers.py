@@ -72,6 +72,14 @@ def _quoted(row: InboundMessage, who: str) -> str:
     return f"\n\n{_as_written(f'{when}, {who}:')}\n\n{_as_written(text, '> ')}\n"
 
 
+def answer_address(row: InboundMessage) -> str:
+    """Where an answer goes, as a mail program's Reply sends it: their Reply-To, else their
+    From (a journalist may answer from another address than the one we wrote to)."""
+    head = classify.parse(pipeline_head(row.raw))
+    found = classify.addresses(head, "Reply-To") or classify.addresses(head, "From")
+    return found[0][1] if found else ""
+
+
 def _thread(row: InboundMessage) -> list[str]:
     """The Message-IDs the answer follows, oldest first (RFC 5322 3.6.4): their References,
     else their In-Reply-To, then their own Message-ID."""
@@ -96,7 +104,7 @@ async def answer(
     if row.category != "reply":
         raise Conflict(N_("Only a reply can be answered from here."))
     original = await session.get(Delivery, row.delivery_id) if row.delivery_id else None
-    address = original.address if original else row.from_address
+    address = answer_address(row) or (original.address if original else "")
     contact = await session.get(Contact, row.contact_id) if row.contact_id else None
     if not address:
         raise Conflict(N_("This message has no address to answer."))

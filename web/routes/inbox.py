@@ -110,6 +110,7 @@ async def _message_view(
     ctx = {
         "row": row, "m": m, "opened": opened, "candidates": candidates, "q": q,
         "answers": await answers.answers_to(session, m), "answer": answer, "errors": errors,
+        "answer_to": answers.answer_address(m),
     }  # fmt: skip
     response = render(request, "inbox/message.html", ctx, status_code=422 if errors else 200)
     response.headers["Content-Security-Policy"] = MESSAGE_CSP  # their HTML, in a sandbox
