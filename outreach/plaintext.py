@@ -80,12 +80,16 @@ class TextWriter(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if not self.pre:
-            data = re.sub(r"\s+", " ", data)
+            # HTML's white space only: a no-break space is text, and kept.
+            data = _HTML_SPACE.sub(" ", data)
             if not self.out or self.out.endswith("\n") or self.item_start:
-                data = data.lstrip()
+                data = data.lstrip(" ")
         if data:
             self.out += data
             self.item_start = False
+
+
+_HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
 
 
 def from_html(html: str, marker: re.Pattern[str], whole_links: frozenset[str] = frozenset()) -> str:

@@ -14,13 +14,15 @@ from crm.accounts import Actor
 from crm.contacts import ContactIn, create_contact
 from crm.errors import InvalidInput, NotFound
 from crm.lists import ListIn
-from crm.models import ContactEmail, Interaction
+from crm.models import Campaign, ContactEmail, Interaction, Job
 from crm.privacy import suppress
 from crm.settings import Settings
 from outreach import audience, campaigns, outbox
 from outreach.campaigns import AudienceIn, CampaignIn, VariantIn
+from outreach.inbound import answers, inbox, pipeline
 from outreach.sender import SenderWorker
 from outreach.senders import SenderIn, create_sender, usable_senders
+from tests import inbound_mail
 from tests.conftest import World, login
 from tests.smtp_server import SmtpServer
 
@@ -273,3 +275,50 @@ async def test_a_reply_to_a_joint_campaign_stays_with_the_journalists_own_organi
     _, total, _ = await inbox.inbox(session, world.outsider)
     assert total == 0
     assert await jobs.run_one(maker, settings) is False
+
+
+async def test_a_joint_campaigns_returned_mail_stays_with_the_partner_it_concerns(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    settings: Settings,
+    coalition: dict,
+    smtp: SmtpServer,
+) -> None:
+    gent = await create_contact(
+        session, world.outsider, ContactIn(given_name="Gent", emails=["gent@zeri.info"])
+    )
+    await lists.add_members(session, world.outsider, coalition["theirs"], [gent.id])
+    campaign_id = await _joint(session, world, settings, coalition, smtp.port)
+    await outbox.launch(session, world.owner, settings, campaign_id, expected=3)
+    worker = SenderWorker(maker, settings)
+    while await worker.run_once():
+        pass
+    await worker.close()
+    sent = {a.recipients[0].lower(): a for a in smtp.sink.arrivals}
+    theirs = await outbox.deliveries(session, world.outsider, campaign_id)
+    partners = {d.address_norm for d in theirs if d.org_id == world.outsider.org_id}
+    ours = next(a for address, a in sent.items() if address not in partners)
+    blocked = next(a for address, a in sent.items() if address in partners)
+
+    # A server refuses the partner's journalist's copy as a matter of policy: the partner's
+    # owners are told, and the lead never sees that address.
+    refused = inbound_mail.postfix_dsn(
+        blocked.raw, blocked.mail_from, status="5.7.1", diagnostic="550 5.7.1 <x>: blocked"
+    )
+    row = await pipeline.receive(session, settings, refused, via="smtp")
+    assert (row.category, row.kind, row.org_id) == ("bounce", "policy", world.outsider.org_id)
+    alerts = (await session.execute(select(Job).where(Job.kind == "inbound.policy_alert"))).all()
+    assert [a.Job.payload["org_id"] for a in alerts] == [world.outsider.org_id]
+    assert await inbox.policy_blocks(session, world.outsider) == 1
+    assert await inbox.policy_blocks(session, world.owner) == 0
+
+    # The lead answers its own journalist's reply as itself: never from the coalition's
+    # shared address, which a partner set up.
+    reply = await pipeline.receive(
+        session, settings, inbound_mail.gmail_reply(ours.raw, "Faleminderit"), via="smtp"
+    )
+    assert reply.category == "reply" and reply.org_id == world.owner.org_id
+    answer = await answers.answer(session, world.owner, settings, reply.id, body="Me kënaqësi.")
+    campaign = await session.get(Campaign, answer.campaign_id)
+    assert campaign is not None and campaign.sender_id is None

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 
 import aiosmtplib
 import pytest
@@ -571,4 +573,185 @@ async def test_beatbooks_own_forward_polled_back_is_not_read_again(
     forward = smtp.sink.arrivals[-1].raw
     again = await pipeline.receive(session, sending, forward, via="imap")
     assert again.category == "unmatched" and again.fields["reason"] == "own_forward"
-    assert again.state == "handled" and again.org_id is None
+    # Filed with the sender address's organisation, without the reply it carries (that is
+    # stored once, as its own message).
+    assert again.state == "handled" and again.org_id == world.editor.org_id
+    assert again.raw == b"" and again.text == ""
+    # Anyone can write the header; only Beatbook's own signature on it counts.
+    forged = inbound_mail.gmail_reply(
+        smtp.sink.arrivals[0].raw, "Pa lexo këtë", sender="arben@koha.net"
+    ).replace(b"Subject:", b"X-Beatbook-Forward: 1\r\nSubject:", 1)
+    read = await pipeline.receive(
+        session, sending, forged.replace(b"@mail.gmail.com", b"@x"), via="imap"
+    )
+    assert read.category == "reply" and read.text == "Pa lexo këtë"
+
+
+def _nested(depth: int, to: str) -> bytes:
+    """A message whose MIME tree is `depth` multiparts deep: what no mail program sends and
+    a hostile sender can."""
+    head = (
+        f"From: someone@example.net\r\nTo: {to}\r\nSubject: deep\r\n"
+        "Message-ID: <deep.1@example.net>\r\nMIME-Version: 1.0\r\n"
+    ).encode()
+    opening = b"".join(
+        b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i)
+        for i in range(depth)
+    )
+    closing = b"".join(b"\r\n--b%d--" % i for i in reversed(range(depth)))
+    return head + opening + b"Content-Type: text/plain\r\n\r\nhello" + closing + b"\r\n"
+
+
+async def test_mail_nested_too_deep_to_read_waits_for_a_person_and_the_intake_goes_on(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+) -> None:
+    [sent] = await _sent(session, maker, world, sending, smtp)
+    raw = _nested(3000, inbound_mail.parse(sent.raw)["Reply-To"])
+    row = await pipeline.receive(session, sending, raw, via="imap")
+    assert row.category == "unmatched" and row.fields["reason"] == "unreadable"
+    assert "nested too deep" in row.error and row.raw == raw
+    reply = inbound_mail.gmail_reply(sent.raw, "Po")
+    assert (await pipeline.receive(session, sending, reply, via="imap")).category == "reply"
+
+
+async def test_a_message_whose_processing_stopped_midway_is_finished_once_by_its_next_copy(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+) -> None:
+    [sent] = await _sent(session, maker, world, sending, smtp)
+    delivery = await _delivery(session, sent)
+    raw = inbound_mail.gmail_reply(sent.raw, "Po, vij.", sender="arben@koha.net")
+    fresh = inbound_mail.gmail_reply(sent.raw, "Jo.", sender="arben@koha.net")
+    # Two arrivals that stopped after storing (as oversized ones, headers only): one an hour
+    # ago, one a moment ago, whose process may still be at work on it.
+    for message, claimed in ((raw, timedelta(hours=1)), (fresh, timedelta(0))):
+        message_id = str(inbound_mail.parse(message)["Message-ID"])
+        session.add(
+            InboundMessage(
+                via="smtp", dedup_key=pipeline.dedup_key(message_id, message),
+                message_id=message_id, raw=pipeline.headers_of(message), truncated=True,
+                fields={"reason": "processing"}, claimed_at=datetime.now(UTC) - claimed,
+            )
+        )  # fmt: skip
+    await session.commit()
+
+    async def copy(message: bytes) -> None:
+        async with maker() as s:
+            await pipeline.receive(s, sending, message, via="smtp")
+
+    await asyncio.gather(*(copy(raw) for _ in range(3)), copy(fresh))
+    replies = [i for i in await _timeline(session, delivery.contact_id or 0) if i.direction == "in"]
+    assert [i.body for i in replies] == ["Po, vij."]  # once, read from the whole copy
+    rows = (
+        await session.execute(
+            select(InboundMessage.category, InboundMessage.fields)
+            .order_by(InboundMessage.id)
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    assert [r.category for r in rows] == ["reply", "unmatched"]
+    assert rows[1].fields == {"reason": "processing"}  # left to the arrival still at it
+
+
+async def test_a_failure_after_matching_keeps_the_message_with_its_contact(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    [sent] = await _sent(session, maker, world, sending, smtp)
+
+    async def broken(*args: object) -> None:
+        raise RuntimeError("timeline exploded")
+
+    monkeypatch.setitem(pipeline.ACTIONS, "reply", broken)
+    row = await pipeline.receive(session, sending, inbound_mail.gmail_reply(sent.raw, "Po"),
+                                 via="smtp")  # fmt: skip
+    delivery = await _delivery(session, sent)
+    assert row.category == "unmatched" and "timeline exploded" in row.error
+    assert (row.org_id, row.contact_id, row.delivery_id) == (
+        delivery.org_id,
+        delivery.contact_id,
+        delivery.id,
+    )
+    assert (await inbox.message(session, world.editor, row.id)).message.id == row.id
+
+
+async def test_a_notice_forwarded_as_an_attachment_is_a_persons_reply(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+) -> None:
+    [sent] = await _sent(session, maker, world, sending, smtp)
+    reply = inbound_mail.parse(inbound_mail.gmail_reply(sent.raw, "Shihni njoftimin."))
+    notice = inbound_mail.parse(
+        inbound_mail.postfix_dsn(sent.raw, sent.mail_from, action="delivered", status="2.0.0")
+    )
+    reply.make_mixed()
+    reply.attach(_rfc822(notice))
+    row = await pipeline.receive(session, sending, reply.as_bytes(), via="imap")
+    assert row.category == "reply" and row.text == "Shihni njoftimin."
+
+
+def _rfc822(inner: EmailMessage) -> EmailMessage:
+    part = EmailMessage()
+    part.set_content(inner)
+    return part
+
+
+async def test_with_an_envelope_the_delivery_headers_name_nothing(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+) -> None:
+    [sent] = await _sent(session, maker, world, sending, smtp)
+    token_address = str(inbound_mail.parse(sent.raw)["Reply-To"])
+    raw = (
+        f"Delivered-To: {token_address}\r\nFrom: stranger@example.net\r\n"
+        "To: press@replies.qendra.org\r\nSubject: hello\r\nMessage-ID: <s.1@example.net>\r\n"
+        "\r\nA message written afresh.\r\n"
+    ).encode()
+    row = await pipeline.receive(session, sending, raw, via="smtp",
+                                 recipients=["press@replies.qendra.org"])  # fmt: skip
+    assert row.category == "unmatched" and row.delivery_id is None
+    # Polled from a mailbox there is no envelope, and the delivering server's header counts.
+    polled = raw.replace(b"<s.1@", b"<s.2@")
+    assert (await pipeline.receive(session, sending, polled, via="imap")).category == "reply"
+
+
+async def test_an_answer_goes_to_a_usable_address_under_a_subject_that_fits(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    sending: Settings,
+    smtp: SmtpServer,
+) -> None:
+    [sent] = await _sent(session, maker, world, sending, smtp)
+    raw = inbound_mail.gmail_reply(sent.raw, "Po", sender="Arbën <arben@koha.net>")
+    raw = raw.replace(
+        b"Subject: Re:", b"Reply-To: " + b"a" * 400 + b"@koha.net\nSubject: Re: " + b"{" * 300, 1
+    )
+    row = await pipeline.receive(session, sending, raw, via="smtp")
+    body = "Lista:\n    - e para\n\t- e dyta"
+    delivery = await answers.answer(session, world.editor, sending, row.id, body=body)
+    assert delivery.address == "arben@koha.net"
+    smtp.sink.arrivals.clear()
+    await _drain(maker, sending)
+    [answer] = smtp.sink.arrivals
+    assert answer.recipients == ["arben@koha.net"]
+    assert str(answer.message["Subject"]).startswith("Re: " + "{" * 40)
+    text = answer.message.get_body(("plain",)).get_content()
+    assert "\u00a0" * 4 + "- e para" in text and "\u00a0" * 4 + "- e dyta" in text

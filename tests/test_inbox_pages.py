@@ -266,6 +266,21 @@ async def test_the_webhook_takes_raw_mail_once_by_message_id(
     empty = await web.post("/api/v1/inbound", content=b"  ", headers=good)
     assert empty.status_code == 422
 
+    # A message stored but never finished (the process stopped midway) is no duplicate:
+    # posted again, it is acted on.
+    stuck = inbound_mail.gmail_reply(smtp.sink.arrivals[0].raw, "Vij edhe unë")
+    message_id = str(inbound_mail.parse(stuck)["Message-ID"])
+    session.add(
+        InboundMessage(
+            via="api", dedup_key=pipeline.dedup_key(message_id, stuck), message_id=message_id,
+            raw=stuck, fields={"reason": "processing"},
+        )
+    )  # fmt: skip
+    await session.commit()
+    again = await web.post("/api/v1/inbound", content=stuck, headers=good)
+    assert again.status_code == 201
+    assert again.json()["category"] == "reply" and not again.json()["duplicate"]
+
 
 async def test_the_webhook_is_off_without_a_token(
     client: httpx.AsyncClient, settings: Settings

@@ -70,6 +70,9 @@ class InboundMessage(SQLModel, table=True):
     handled_by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     answered_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
     error: str = Field(default="", max_length=500)
+    # When an arrival took it on: a copy arriving while classification has not finished
+    # takes it over only once this is old (the process that took it stopped midway).
+    claimed_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
     received_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
 
 

@@ -14,21 +14,21 @@ from crm import audit
 from crm.accounts import Actor
 from crm.errors import Conflict, InvalidInput
 from crm.i18n import N_
+from crm.import_rows import Rejected, check_email
 from crm.models import (
     Campaign,
     CampaignVariant,
     Contact,
     Delivery,
     InboundMessage,
+    SenderIdentity,
 )
 from crm.privacy import suppressed
 from crm.search import normalise_email
 from crm.settings import Settings
 from outreach import merge, mime
 from outreach.inbound import classify, inbox
-from outreach.inbound.pipeline import headers_of as pipeline_head
 from outreach.outbox import sending_domain
-from outreach.senders import usable_senders
 
 ANSWER_MAX_CHARS = 20_000
 QUOTE_MAX_CHARS = 4_000
@@ -43,9 +43,22 @@ def answer_subject(subject: str) -> str:
     return f"Re: {subject}" if subject else "Re:"
 
 
-def _literal(text: str) -> str:
-    """A subject as written: braces never start a merge field."""
-    return text.replace("{", "{{ '{' }}")
+SUBJECT_MAX_CHARS = 500  # as a campaign variant's subject is stored
+_BRACE = "{{ '{' }}"
+
+
+def _literal(text: str, limit: int = SUBJECT_MAX_CHARS) -> str:
+    """A subject as written (braces never start a merge field), cut so that with its
+    escapes it still fits `limit` characters."""
+    out: list[str] = []
+    size = 0
+    for char in text:
+        piece = _BRACE if char == "{" else char
+        if size + len(piece) > limit:
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out)
 
 
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # ASCII punctuation, all escapable in Markdown
@@ -55,12 +68,20 @@ def _as_written(text: str, prefix: str = "") -> str:
     """Plain text as Markdown that renders exactly as typed: every punctuation character
     escaped (so no heading, list, link or emphasis, and no brace starts a merge field) and
     every line break kept."""
-    paragraphs = re.split(r"\n\s*\n", text.strip())
+    paragraphs = re.split(r"\n[ \t]*\n", text.strip("\n").rstrip())
     out = []
     for paragraph in paragraphs:
-        lines = [_PUNCTUATION.sub(r"\\\1", line.strip()) for line in paragraph.splitlines()]
+        lines = [_line_as_written(line) for line in paragraph.splitlines()]
         out.append("\\\n".join(f"{prefix}{line}" for line in lines if line))
     return f"\n{prefix.rstrip()}\n".join(out) if prefix else "\n\n".join(out)
+
+
+def _line_as_written(line: str) -> str:
+    """One line escaped, its indentation kept as no-break spaces (Markdown would take
+    leading spaces for a code block, and drop them)."""
+    line = line.expandtabs(4).rstrip()
+    body = line.lstrip(" ")
+    return "\u00a0" * (len(line) - len(body)) + _PUNCTUATION.sub(r"\\\1", body)
 
 
 def _quoted(row: InboundMessage, who: str) -> str:
@@ -75,15 +96,28 @@ def _quoted(row: InboundMessage, who: str) -> str:
 def answer_address(row: InboundMessage) -> str:
     """Where an answer goes, as a mail program's Reply sends it: their Reply-To, else their
     From (a journalist may answer from another address than the one we wrote to)."""
-    head = classify.parse(pipeline_head(row.raw))
-    found = classify.addresses(head, "Reply-To") or classify.addresses(head, "From")
-    return found[0][1] if found else ""
+    head = classify.parse_headers(row.raw)
+    for name in ("Reply-To", "From"):
+        for _, address in classify.addresses(head, name):
+            if _mailable(address):
+                return address
+    return ""
+
+
+def _mailable(address: str) -> bool:
+    if len(address) > 320:
+        return False
+    try:
+        check_email(address)
+    except Rejected:
+        return False
+    return True
 
 
 def _thread(row: InboundMessage) -> list[str]:
     """The Message-IDs the answer follows, oldest first (RFC 5322 3.6.4): their References,
     else their In-Reply-To, then their own Message-ID."""
-    head = classify.parse(pipeline_head(row.raw))
+    head = classify.parse_headers(row.raw)
     ids = classify.MESSAGE_ID.findall(classify.header(head, "References"))
     if not ids:
         ids = classify.MESSAGE_ID.findall(classify.header(head, "In-Reply-To"))[:1]
@@ -132,7 +166,7 @@ async def answer(
     await session.flush()
     assert campaign.id is not None
     text = _as_written(body) + _quoted(row, row.from_name or address)
-    subject = _literal(answer_subject(row.subject)[:400])
+    subject = _literal(answer_subject(row.subject))
     try:  # what cannot be built is said now, not found by the sender later
         merge.compile_variant(subject=subject, body=text)
     except merge.TemplateError as exc:
@@ -170,12 +204,15 @@ async def answer(
 
 
 async def _sender_for(session: AsyncSession, actor: Actor, parent: Campaign | None) -> int | None:
-    """The campaign's sender address when this organisation may use it (in a joint campaign
-    a partner answers from its own default, never from the lead's account)."""
+    """The campaign's sender address when it is this organisation's own: an answer is a
+    personal letter, never sent from a partner's account or a coalition's shared address
+    (the organisation's default is used instead)."""
     if parent is None or parent.sender_id is None:
         return None
-    usable = {s.id for s in await usable_senders(session, actor)}
-    return parent.sender_id if parent.sender_id in usable else None
+    sender = await session.get(SenderIdentity, parent.sender_id)
+    if sender is None or sender.org_id != actor.org_id or sender.coalition_id is not None:
+        return None
+    return sender.id
 
 
 def _fields(contact: Contact | None, address: str) -> dict[str, str]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import email.utils
+import hashlib
+import hmac
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,6 +58,32 @@ def parse(raw: bytes) -> EmailMessage:
     message = email.parser.BytesParser(policy=email.policy.default).parsebytes(raw)
     assert isinstance(message, EmailMessage)
     return message
+
+
+def split(raw: bytes) -> tuple[bytes, bytes]:
+    """Headers (with the blank line that ends them) and body, at the first blank line."""
+    ends = [(at, len(sep)) for sep in (b"\r\n\r\n", b"\n\n") if (at := raw.find(sep)) >= 0]
+    if not ends:
+        return raw[:65536], b""
+    at, size = min(ends)
+    return raw[: at + size], raw[at + size :]
+
+
+def parse_headers(raw: bytes) -> EmailMessage:
+    """Only the header section of a raw message: cheap, and safe on any MIME tree."""
+    head = split(raw)[0]
+    message = email.parser.BytesParser(policy=email.policy.default).parsebytes(
+        head, headersonly=True
+    )
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def forward_mark(secret: bytes, message_id: str) -> str:
+    """The FORWARD_HEADER value of Beatbook's own forward with this Message-ID: signed, so
+    that no one else can have their mail taken for one and left unread."""
+    digest = hmac.new(secret, b"forward\x00" + message_id.strip().encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
 
 
 def header(message: Message, name: str) -> str:
@@ -133,10 +161,13 @@ class _Address:
 def own_addresses(
     message: Message, recipients: Sequence[str], *, secret: bytes, reply_domain: str
 ) -> list[_Address]:
-    """Beatbook's addresses among the envelope recipients and the delivery headers."""
+    """Beatbook's addresses among the envelope recipients; without an envelope (IMAP, the
+    webhook), among the delivery headers. Where the envelope is known, headers are what the
+    sender wrote and name nothing."""
     candidates = list(recipients)
-    for name in _RECIPIENT_HEADERS:
-        candidates += [a for _, a in addresses(message, name)]
+    if not candidates:
+        for name in _RECIPIENT_HEADERS:
+            candidates += [a for _, a in addresses(message, name)]
     found: list[_Address] = []
     seen: set[str] = set()
     domain = reply_domain.lower()
@@ -179,9 +210,26 @@ def classify(
 ) -> Classified:
     """The class of a raw message and its fields. Machine reports come first (a bounce that
     also says Auto-Submitted is a bounce), then calendar answers, unsubscriptions,
-    auto-replies, and last what a person wrote."""
-    message = message if message is not None else parse(raw)
-    if header(message, FORWARD_HEADER):
+    auto-replies, and last what a person wrote. A MIME tree nested too deep to read is
+    `unmatched` ("unreadable"), for a person to look at."""
+    try:
+        message = message if message is not None else parse(raw)
+        return _classify(raw, message, secret, reply_domain, recipients)
+    except RecursionError:
+        return _unmatched("unreadable", references(parse_headers(raw)))
+
+
+def _classify(
+    raw: bytes,
+    message: EmailMessage,
+    secret: bytes,
+    reply_domain: str,
+    recipients: Sequence[str],
+) -> Classified:
+    mark = header(message, FORWARD_HEADER)
+    if mark and hmac.compare_digest(
+        mark.encode(), forward_mark(secret, header(message, "Message-ID")).encode()
+    ):
         return _unmatched("own_forward", ())
     own = own_addresses(message, recipients, secret=secret, reply_domain=reply_domain)
     valid = [a for a in own if not a.tampered]
@@ -269,12 +317,15 @@ def classify(
 
 def _is_report(message: EmailMessage) -> bool:
     """A machine report that is neither bounce nor complaint: a delivery success notice
-    (RFC 3464, Action: delivered or relayed) or a read receipt (RFC 8098)."""
+    (RFC 3464, Action: delivered or relayed) or a read receipt (RFC 8098). Only the message's
+    own parts count: a report forwarded as an attachment is someone's message."""
     if message.get_content_type() == "multipart/report":
         return True
+    if not message.is_multipart():
+        return False
     return any(
         part.get_content_type() in ("message/disposition-notification", "message/delivery-status")
-        for part in message.walk()
+        for part in message.iter_parts()
     )
 
 

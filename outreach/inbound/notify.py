@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 
 import aiosmtplib
 from sqlalchemy import select
@@ -23,7 +23,8 @@ from crm.models import (
     User,
 )
 from crm.settings import Settings
-from outreach.inbound.classify import FORWARD_HEADER, parse
+from outreach.compose import reply_secret
+from outreach.inbound.classify import FORWARD_HEADER, forward_mark, parse
 from outreach.senders import SmtpAccount, account_of
 
 log = logging.getLogger("beatbook.inbound")
@@ -56,16 +57,17 @@ async def _send(account: SmtpAccount, message: EmailMessage) -> None:
     )
 
 
-def _message(sender: str, to: str, subject: str, text: str) -> EmailMessage:
+def _message(settings: Settings, sender: str, to: str, subject: str, text: str) -> EmailMessage:
     message = EmailMessage()
+    message_id = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or "localhost")
     message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
+    message["Message-ID"] = message_id
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
     message["Auto-Submitted"] = "auto-generated"  # no out-of-office answers to it
     # Polled back from that mailbox, it is known for Beatbook's own and not read again.
-    message[FORWARD_HEADER] = "1"
+    message[FORWARD_HEADER] = forward_mark(reply_secret(settings), message_id)
     message.set_content(text)
     return message
 
@@ -86,6 +88,7 @@ async def forward_reply(session: AsyncSession, job: Job, settings: Settings) -> 
         "link": f"{settings.base_url}/inbox/{row.id}",
     }
     message = _message(
+        settings,
         formataddr((sender.from_name, sender.from_address)),
         sender.from_address,
         f"Fwd: {row.subject}",
@@ -121,5 +124,5 @@ async def alert_owners(session: AsyncSession, job: Job, settings: Settings) -> N
             "diagnostic": row.fields.get("diagnostic") or row.subject,
             "link": f"{settings.base_url}/inbox?category=bounce&kind=policy",
         }
-        message = _message(settings.mail_from, address, t.gettext(ALERT_SUBJECT), text)
+        message = _message(settings, settings.mail_from, address, t.gettext(ALERT_SUBJECT), text)
         await _send(account_of(None, settings), message)

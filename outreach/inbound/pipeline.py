@@ -12,17 +12,14 @@ address unsubscribes. What matches nothing waits in the Inbox.
 from __future__ import annotations
 
 import asyncio
-import email.parser
-import email.policy
 import hashlib
 import logging
 import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from email.message import Message
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,6 +47,8 @@ from outreach.inbound.classify import Classified
 log = logging.getLogger("beatbook.inbound")
 _MAX_ID = 2**31 - 1
 SOFT_BOUNCE_WINDOW = timedelta(days=90)
+# How long one arrival may be at work on a message before another may take it over.
+CLAIM_LEASE = timedelta(minutes=5)
 
 
 _VALID_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
@@ -62,28 +61,15 @@ def dedup_key(message_id: str, raw: bytes) -> str:
     change with the Received lines each path adds."""
     if _VALID_ID.fullmatch(message_id.strip()):
         return hashlib.sha256(message_id.strip().encode()).hexdigest()
-    head, body = _split(raw)
-    parsed = _parse_head(head)
+    body = classify.split(raw)[1]
+    parsed = classify.parse_headers(raw)
     basis = "\x00".join(classify.header(parsed, n) for n in ("From", "Date", "Subject"))
     return hashlib.sha256(b"raw\x00" + basis.encode() + b"\x00" + body).hexdigest()
 
 
 def headers_of(raw: bytes) -> bytes:
     """A raw message's header section, with the blank line that ends it."""
-    return _split(raw)[0]
-
-
-def _split(raw: bytes) -> tuple[bytes, bytes]:
-    """Headers (with the blank line) and body, at whichever blank line comes first."""
-    ends = [(at, len(sep)) for sep in (b"\r\n\r\n", b"\n\n") if (at := raw.find(sep)) >= 0]
-    if not ends:
-        return raw[:65536], b""
-    at, size = min(ends)
-    return raw[: at + size], raw[at + size :]
-
-
-def _parse_head(head: bytes) -> Message:
-    return email.parser.BytesParser(policy=email.policy.default).parsebytes(head, headersonly=True)
+    return classify.split(raw)[0]
 
 
 def _clean(value: Any) -> Any:
@@ -109,14 +95,33 @@ async def receive(
     """Store, classify and act on one raw RFC 822 message; commits. A message received
     before (same Message-ID) is returned as it was, and nothing is done again — unless its
     processing never finished, which is then done now."""
-    head = _parse_head(_split(raw)[0])
+    return (
+        await receive_once(
+            session, settings, raw, via=via, mail_from=mail_from, recipients=recipients
+        )
+    )[0]
+
+
+async def receive_once(
+    session: AsyncSession,
+    settings: Settings,
+    raw: bytes,
+    *,
+    via: str,
+    mail_from: str = "",
+    recipients: Sequence[str] = (),
+) -> tuple[InboundMessage, bool]:
+    """As `receive`, and whether this arrival was the one acted on (False: a copy of a
+    message received before)."""
+    head = classify.parse_headers(raw)
     message_id = _clean(classify.header(head, "Message-ID"))[:255]
     key = dedup_key(message_id, raw)
     existing = await _by_key(session, key)
     if existing is not None:
-        if existing.fields.get("reason") == _PROCESSING:
-            return await _process(session, settings, existing, existing.raw, list(recipients))
-        return existing
+        if existing.fields.get("reason") == _PROCESSING and await _claim(session, existing):
+            # This copy is whole even where the stored one kept only its headers.
+            return await _process(session, settings, existing, raw, list(recipients)), True
+        return existing, False
     too_big = len(raw) > settings.inbound_max_bytes
     sender = classify.addresses(head, "From")
     row = InboundMessage(
@@ -130,8 +135,9 @@ async def receive(
         subject=_clean(classify.header(head, "Subject"))[:1000],
         size=len(raw),
         truncated=too_big,
-        raw=_split(raw)[0] if too_big else raw,
+        raw=headers_of(raw) if too_big else raw,
         fields={"reason": _PROCESSING},
+        claimed_at=datetime.now(UTC),
     )
     if too_big:
         row.error = N_(
@@ -147,9 +153,35 @@ async def receive(
         await session.rollback()
         again = await _by_key(session, key)
         assert again is not None
-        return again
+        return again, False
     # Classified from the whole message even when only its headers were kept.
-    return await _process(session, settings, row, raw, list(recipients))
+    return await _process(session, settings, row, raw, list(recipients)), True
+
+
+async def _claim(session: AsyncSession, row: InboundMessage) -> bool:
+    """Take over a message whose processing never finished (the process stopped midway):
+    in one conditional UPDATE, so that of two copies arriving together one acts, and never
+    while another arrival is still at work on it (its claim is younger than CLAIM_LEASE)."""
+    now = datetime.now(UTC)
+    taken = await session.execute(
+        update(InboundMessage)
+        .where(
+            InboundMessage.id == row.id,
+            or_(InboundMessage.claimed_at.is_(None), InboundMessage.claimed_at < now - CLAIM_LEASE),  # type: ignore[union-attr,operator]
+        )
+        .values(claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    await session.refresh(row)
+    return row.fields.get("reason") == _PROCESSING
+
+
+# What a message was tied to before acting on it failed: kept, so it waits for a person in
+# the right organisation's Inbox, on the right contact.
+_TIES = ("org_id", "delivery_id", "contact_id", "campaign_id", "event_id")
 
 
 async def _process(
@@ -163,24 +195,44 @@ async def _process(
     try:
         await _classify_and_act(session, settings, row, raw, recipients)
         await session.commit()
+        return row
     except Exception as exc:  # a message we cannot act on waits for a person, kept
         log.exception("inbound message %s could not be processed", row_id)
+        ties = {name: row.__dict__.get(name) for name in _TIES}  # no lazy load after a failure
         await session.rollback()
-        row = await session.get(InboundMessage, row_id, populate_existing=True)  # type: ignore[assignment]
-        row.category, row.kind, row.state = "unmatched", "", "new"
-        row.fields = {"reason": "failed"}
-        row.error = _clean(N_("It could not be processed: %(error)s", error=str(exc)))[:500]
-        if row.org_id is None:
-            row.org_id = await _org_of_unmatched(session, recipients, row)
-        session.add(row)
-        await session.commit()
+        error = _clean(N_("It could not be processed: %(error)s", error=str(exc)))[:500]
+    for kept in (ties, {}):  # and if what it was tied to is what failed, without it
+        try:
+            return await _keep_for_a_person(session, row_id, raw, recipients, kept, error)
+        except Exception:  # noqa: BLE001
+            log.exception("inbound message %s could not be kept for a person", row_id)
+            await session.rollback()
+    found = await session.get(InboundMessage, row_id, populate_existing=True)
+    assert found is not None
+    return found
+
+
+async def _keep_for_a_person(
+    session: AsyncSession,
+    row_id: int | None,
+    raw: bytes,
+    recipients: list[str],
+    ties: dict[str, int | None],
+    error: str,
+) -> InboundMessage:
+    row = await session.get(InboundMessage, row_id, populate_existing=True)
+    assert row is not None
+    row.category, row.kind, row.state = "unmatched", "", "new"
+    row.fields = {"reason": "failed"}
+    row.error = error
+    for name, value in ties.items():
+        if value is not None:
+            setattr(row, name, value)
+    if row.org_id is None:
+        row.org_id = await _org_of_unmatched(session, recipients, raw)
+    session.add(row)
+    await session.commit()
     return row
-
-
-async def seen_before(session: AsyncSession, raw: bytes) -> InboundMessage | None:
-    """The stored message this one repeats (same Message-ID), if any."""
-    message_id = classify.header(_parse_head(_split(raw)[0]), "Message-ID")[:255]
-    return await _by_key(session, dedup_key(_clean(message_id), raw))
 
 
 async def _by_key(session: AsyncSession, key: str) -> InboundMessage | None:
@@ -213,7 +265,10 @@ async def _classify_and_act(
     if found.category == "calendar_reply":
         matched = await _calendar_reply(session, row, raw)
     elif row.fields.get("reason") == "own_forward":
-        row.state = "handled"  # Beatbook's own forward, polled back from that mailbox
+        # Beatbook's own forward, polled back from that mailbox: the reply it carries is
+        # stored once, as its own message, and goes with the contact's erasure.
+        row.state, row.raw, row.text = "handled", b"", ""
+        row.org_id = await _org_of_senders(session, {normalise_email(row.from_address)})
         session.add(row)
         return
     else:
@@ -229,8 +284,10 @@ async def _classify_and_act(
             # A reply whose token or references name nothing we sent (or no longer have).
             row.category = "unmatched"
             row.fields["reason"] = row.fields.get("reason") or "unknown_reference"
+    if row.fields.get("reason") == "unreadable":
+        row.error = N_("Its MIME structure is nested too deep to read: the raw message is kept.")
     if row.org_id is None:
-        row.org_id = await _org_of_unmatched(session, recipients, row)
+        row.org_id = await _org_of_unmatched(session, recipients, raw)
     waits = row.category in ("reply", "unmatched") or (row.category, row.kind) == (
         "bounce",
         "policy",
@@ -275,34 +332,41 @@ async def _event_of(session: AsyncSession, campaign_id: int) -> int | None:
     ).scalar_one_or_none()
 
 
-async def _org_of_unmatched(
-    session: AsyncSession, recipients: list[str], row: InboundMessage
-) -> int | None:
+async def _org_of_unmatched(session: AsyncSession, recipients: list[str], raw: bytes) -> int | None:
     """Whose Inbox mail that matched nothing belongs in: the organisation one of whose sender
     addresses it was delivered to, else the only organisation there is. Otherwise nobody's:
     on a shared instance, showing it to a guess could show one organisation's mail to
-    another. Only the envelope and the headers the delivering server adds count: To and Cc
-    are whatever the sender wrote."""
-    message = classify.parse(row.raw)
+    another. Only the envelope counts, and without one (IMAP, the webhook) the headers the
+    delivering server adds: To and Cc are whatever the sender wrote."""
     sent_to = {normalise_email(a) for a in recipients}
-    for name in ("Delivered-To", "X-Original-To"):
-        sent_to |= {normalise_email(a) for _, a in classify.addresses(message, name)}
-    if sent_to:
-        orgs = (
-            (
-                await session.execute(
-                    select(SenderIdentity.org_id)
-                    .where(func.lower(SenderIdentity.from_address).in_(sent_to))
-                    .distinct()
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if len(orgs) == 1:
-            return orgs[0]
+    if not sent_to:
+        head = classify.parse_headers(raw)  # never the whole MIME tree: it may not parse
+        for name in ("Delivered-To", "X-Original-To"):
+            sent_to |= {normalise_email(a) for _, a in classify.addresses(head, name)}
+    found = await _org_of_senders(session, sent_to)
+    if found is not None:
+        return found
     only = (await session.execute(select(Organisation.id).limit(2))).scalars().all()
     return only[0] if len(only) == 1 else None
+
+
+async def _org_of_senders(session: AsyncSession, addresses: set[str]) -> int | None:
+    """The one organisation with a sender identity at one of these addresses."""
+    addresses.discard("")
+    if not addresses:
+        return None
+    orgs = (
+        (
+            await session.execute(
+                select(SenderIdentity.org_id)
+                .where(func.lower(SenderIdentity.from_address).in_(addresses))
+                .distinct()
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return orgs[0] if len(orgs) == 1 else None
 
 
 # --- what each class does -------------------------------------------------------------------
@@ -467,16 +531,14 @@ async def _flag_address(session: AsyncSession, org_id: int, norm: str, now: date
 
 async def _policy_alert(session: AsyncSession, row: InboundMessage, delivery: Delivery) -> None:
     """Owners hear of a policy block once while one is waiting: a blocked campaign brings
-    hundreds of these, and one email says it. The owners of the organisation whose mail
-    setup it is: the campaign's (in a joint campaign, the lead's)."""
-    org_id = (
-        await session.execute(select(Campaign.org_id).where(Campaign.id == delivery.campaign_id))
-    ).scalar_one()
+    hundreds of these, and one email says it. The owners of the organisation the message
+    is filed under (the delivery's: in a joint campaign a partner's journalists are the
+    partner's, and their addresses are never shown to the lead)."""
     waiting = (
         await session.execute(
             select(InboundMessage.id)
             .where(
-                InboundMessage.org_id == org_id,
+                InboundMessage.org_id == delivery.org_id,
                 InboundMessage.category == "bounce",
                 InboundMessage.kind == "policy",
                 InboundMessage.state == "new",
@@ -487,8 +549,8 @@ async def _policy_alert(session: AsyncSession, row: InboundMessage, delivery: De
     ).first()
     if waiting is None:
         await jobs.enqueue(
-            session, "inbound.policy_alert", {"inbound_id": row.id, "org_id": org_id},
-            org_id=org_id,
+            session, "inbound.policy_alert", {"inbound_id": row.id, "org_id": delivery.org_id},
+            org_id=delivery.org_id,
         )  # fmt: skip
 
 

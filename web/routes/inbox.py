@@ -210,14 +210,8 @@ async def inbound_webhook(request: Request, session: SessionDep, settings: Setti
             {"detail": [{"loc": ["body"], "msg": "The body must be a raw RFC 822 message."}]},
             status_code=422,
         )
-    before = await pipeline.seen_before(session, raw)
-    row = before or await pipeline.receive(session, settings, raw, via="api")
+    row, new = await pipeline.receive_once(session, settings, raw, via="api")
     return JSONResponse(
-        {
-            "id": row.id,
-            "category": row.category,
-            "kind": row.kind,
-            "duplicate": before is not None,
-        },
-        status_code=200 if before is not None else 201,
+        {"id": row.id, "category": row.category, "kind": row.kind, "duplicate": not new},
+        status_code=201 if new else 200,
     )
