@@ -36,6 +36,8 @@ from crm.models import (
     CaughtMessage,
     Contact,
     ContactEmail,
+    CoverageByline,
+    CoverageItem,
     DataRequest,
     Delivery,
     Event,
@@ -45,11 +47,12 @@ from crm.models import (
     InboundMessage,
     Interaction,
     Organisation,
+    Outlet,
     Suppression,
     User,
 )
 from crm.models.base import Input
-from crm.search import fold, like_pattern, normalise_email
+from crm.search import fold, like_pattern, normalise_email, search_key
 from crm.settings import Settings
 
 REQUEST_DAYS = 7  # how long a confirmation link works
@@ -276,6 +279,7 @@ async def export_contact_data(session: AsyncSession, actor: Actor, contact_id: i
         "campaign_messages": await _deliveries(session, contact_id),
         "events": await _guest_records(session, contact_id),
         "mail_received": await _inbound(session, actor.org_id, contact_id),
+        "coverage": await _coverage(session, actor.org_id, contact_id),
         "import_rows": await _import_rows(session, actor.org_id, contact_id),
         "audit": await _audit_entries(
             session, actor.org_id, contact_id, [i["id"] for i in interactions]
@@ -317,6 +321,45 @@ async def _inbound(session: AsyncSession, org_id: int, contact_id: int) -> list[
         }
         for m in rows.scalars()
     ]  # fmt: skip
+
+
+async def _coverage(session: AsyncSession, org_id: int, contact_id: int) -> list[dict[str, Any]]:
+    """The published pieces the organisation logged with the contact in the byline."""
+    rows = await session.execute(
+        select(CoverageItem, Outlet.name)
+        .join(CoverageByline, CoverageByline.coverage_id == CoverageItem.id)
+        .outerjoin(Outlet, Outlet.id == CoverageItem.outlet_id)
+        .where(CoverageItem.org_id == org_id, CoverageByline.contact_id == contact_id)
+        .order_by(CoverageItem.published_on, CoverageItem.id)
+    )
+    return [
+        {
+            "headline": c.headline, "url": c.url, "outlet": outlet,
+            "published_on": _iso(c.published_on), "byline": c.authors, "tone": c.tone or None,
+            "key_messages": c.key_messages, "notes": c.notes,
+        }
+        for c, outlet in rows.all()
+    ]  # fmt: skip
+
+
+async def _scrub_coverage(session: AsyncSession, org_id: int, contact_id: int, name: str) -> None:
+    """Published pieces stay (they are public, and the organisation's record), but the
+    person's name leaves the byline Beatbook kept of them."""
+    folded = fold(name)
+    items = await session.execute(
+        select(CoverageItem).where(
+            CoverageItem.org_id == org_id,
+            CoverageItem.id.in_(
+                select(CoverageByline.coverage_id).where(CoverageByline.contact_id == contact_id)
+            ),
+        )
+    )
+    for item in items.scalars():
+        kept = [a for a in item.authors if fold(a) != folded]
+        if kept != item.authors:
+            item.authors = kept
+            item.search_text = search_key(item.headline, " ".join(kept))[:2000]
+            session.add(item)
 
 
 async def _scrub_inbound(
@@ -539,6 +582,7 @@ async def _erase(session: AsyncSession, actor: Actor, settings: Settings, contac
     await _scrub_import_rows(session, actor.org_id, cid, quoted)
     await _scrub_import_files(session, actor.org_id, emails)
     await _scrub_inbound(session, actor.org_id, cid, emails)
+    await _scrub_coverage(session, actor.org_id, cid, contact.full_name)
     await _scrub_deliveries(session, actor.org_id, cid, emails)
     await _scrub_guests(session, actor.org_id, cid, emails)
     for email in emails:

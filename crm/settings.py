@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     inbound_smtp_port: int = 2525
     # Larger messages are recorded with their headers only.
     inbound_max_bytes: int = 15 * 1024 * 1024
+    # Coverage: a clipping file's size limit; how long fetching a pasted link may take; and
+    # whether links to private and loopback addresses may be fetched (only for tests).
+    clipping_max_bytes: int = 10 * 1024 * 1024
+    coverage_fetch_timeout: float = 10.0
+    coverage_fetch_private: bool = False
+    # How often each watched outlet feed is read (minutes; at least 5).
+    feed_poll_minutes: int = 60
     # `POST /api/v1/inbound` (a provider's inbound webhook) takes this bearer token; empty: off.
     inbound_token: str = Field(default="", repr=False)
     # Soft bounces (mailbox full) to one address before it is suppressed.

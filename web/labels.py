@@ -99,7 +99,19 @@ UNMATCHED_REASONS = {
     "own_forward": N_("Beatbook's own copy of a reply, forwarded to your mailbox."),
     "failed": N_("Beatbook could not process it; it is kept here for you."),
 }
+TONE_NAMES = {
+    "positive": N_("positive"),
+    "neutral": N_("neutral"),
+    "negative": N_("negative"),
+}
+COVERAGE_STATE_NAMES = {
+    "confirmed": N_("Coverage"),
+    "suggested": N_("Suggested"),
+    "dismissed": N_("Dismissed"),
+}
 GLOBALS = {
+    "TONE_NAMES": TONE_NAMES,
+    "COVERAGE_STATE_NAMES": COVERAGE_STATE_NAMES,
     "INBOUND_NAMES": INBOUND_NAMES,
     "INBOUND_ONE": INBOUND_ONE,
     "BOUNCE_KIND_NAMES": BOUNCE_KIND_NAMES,

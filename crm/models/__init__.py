@@ -13,6 +13,16 @@ from crm.models.accounts import (
     WebSession,
 )
 from crm.models.base import UTCDateTime, utcnow
+from crm.models.coverage import (
+    COVERAGE_MEDIA,
+    COVERAGE_SOURCES,
+    COVERAGE_STATES,
+    TONES,
+    CoverageByline,
+    CoverageClipping,
+    CoverageItem,
+    OutletFeed,
+)
 from crm.models.data import (
     DATA_REQUEST_KINDS,
     DATA_REQUEST_STATES,
@@ -84,6 +94,14 @@ INTERACTION_KINDS = (
 )
 
 __all__ = [
+    "COVERAGE_MEDIA",
+    "COVERAGE_SOURCES",
+    "COVERAGE_STATES",
+    "TONES",
+    "CoverageByline",
+    "CoverageClipping",
+    "CoverageItem",
+    "OutletFeed",
     "BOUNCE_KINDS",
     "INBOUND_CATEGORIES",
     "INBOUND_CHANNELS",

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from crm.models.base import ts_column, utcnow
+from crm.models.base import json_column, ts_column, utcnow
 
 ROLES = ("owner", "editor", "viewer")
 
@@ -18,6 +18,8 @@ class Organisation(SQLModel, table=True):
     default_language: str = Field(default="en", max_length=8)
     # Over-pitching guard: warn when a journalist had more pitches than this in 30 days.
     pitch_limit: int = 4
+    # Its names in each language, and other words coverage monitoring looks for.
+    coverage_keywords: list[str] = Field(default_factory=list, sa_column=json_column())
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
 
 

@@ -35,6 +35,8 @@ class Event(SQLModel, table=True):
     capacity: int | None = None
     organiser: str = Field(default="", max_length=200)
     speakers: list[str] = Field(default_factory=list, sa_column=json_column())
+    # Words that tell this event's coverage apart (monitoring matches them).
+    keywords: list[str] = Field(default_factory=list, sa_column=json_column())
     status: str = Field(default="scheduled", max_length=12)
     uid: str = Field(max_length=255, unique=True)
     sequence: int = 0

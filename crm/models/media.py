@@ -151,6 +151,9 @@ class Interaction(SQLModel, table=True):
     inbound_message_id: int | None = Field(
         default=None, foreign_key="inbound_message.id", ondelete="SET NULL"
     )
+    coverage_id: int | None = Field(
+        default=None, foreign_key="coverage_item.id", ondelete="CASCADE"
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
 
 

@@ -70,6 +70,8 @@ class Campaign(SQLModel, table=True):
     # An answer's thread: the Message-IDs it answers, oldest first (References); the last
     # is its In-Reply-To.
     thread: str = Field(default="", max_length=2000)
+    # Words that tell this campaign's coverage apart (monitoring matches them).
+    keywords: list[str] = Field(default_factory=list, sa_column=json_column())
     created_by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=ts_column())

@@ -1,0 +1,1 @@
+"""Coverage: articles that outlets published, found by URL or in their feeds."""

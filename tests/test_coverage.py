@@ -1,0 +1,267 @@
+"""Coverage items on a real database: logged by hand, on the byline contacts' timelines, the
+same article once however its link was copied, a clipping file, another organisation's
+items never visible; and the pages a PR officer uses to log and correct them."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import httpx
+import pytest
+from bs4 import BeautifulSoup
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm import privacy
+from crm.contacts import ContactIn, RoleIn, create_contact
+from crm.errors import InvalidInput, NotFound, PermissionDenied
+from crm.models import Contact, CoverageItem, Interaction
+from crm.outlets import OutletIn, create_outlet
+from crm.settings import Settings
+from outreach.coverage import items
+from outreach.coverage.items import CoverageIn
+from tests.conftest import World, login
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
+
+
+async def _newsroom(session: AsyncSession, world: World) -> dict[str, int]:
+    """Koha Ditore (koha.net) with two journalists, one of them Serbian-named."""
+    koha = await create_outlet(
+        session, world.editor,
+        OutletIn(name="Koha Ditore", medium="online", website="https://www.koha.net",
+                 languages=["sq"], reach=120_000),
+    )  # fmt: skip
+    arben = await create_contact(
+        session, world.editor,
+        ContactIn(given_name="Arbën", family_name="Krasniqi", emails=["arben@koha.net"],
+                  roles=[RoleIn(outlet_id=koha.id)]),
+    )  # fmt: skip
+    milica = await create_contact(
+        session, world.editor,
+        ContactIn(given_name="Milica", family_name="Đorđević", emails=["milica@koha.net"],
+                  roles=[RoleIn(outlet_id=koha.id)]),
+    )  # fmt: skip
+    assert koha.id and arben.id and milica.id
+    return {"koha": koha.id, "arben": arben.id, "milica": milica.id}
+
+
+def _item(ids: dict[str, int], **given: object) -> CoverageIn:
+    values: dict[str, object] = {
+        "url": "https://www.koha.net/arberi/412345/gjykatat-vonohen",
+        "headline": "Gjykatat vonojnë, thotë raporti i Qendrës",
+        "outlet_id": ids["koha"],
+        "authors": ["Arbën Krasniqi"],
+        "byline": [ids["arben"]],
+        "published_on": date(2026, 11, 20),
+        "tone": "positive",
+        "language": "sq",
+        "key_messages": ["Lëndët presin mesatarisht 3 vjet"],
+    }
+    values.update(given)
+    return CoverageIn.model_validate(values)
+
+
+async def _timeline(session: AsyncSession, contact_id: int) -> list[Interaction]:
+    rows = await session.execute(
+        select(Interaction)
+        .where(Interaction.contact_id == contact_id, Interaction.kind == "coverage")
+        .execution_options(populate_existing=True)
+    )
+    return list(rows.scalars())
+
+
+async def test_logged_coverage_is_on_each_byline_contacts_timeline(
+    session: AsyncSession, world: World
+) -> None:
+    ids = await _newsroom(session, world)
+    item = await items.create_coverage(
+        session, world.editor, _item(ids, byline=[ids["arben"], ids["milica"]])
+    )
+    for who in ("arben", "milica"):
+        [entry] = await _timeline(session, ids[who])
+        assert entry.coverage_id == item.id
+        assert entry.summary == "Gjykatat vonojnë, thotë raporti i Qendrës — Koha Ditore"
+        assert entry.occurred_at.date() == date(2026, 11, 20)
+    contact = await session.get(Contact, ids["arben"], populate_existing=True)
+    assert contact is not None and contact.last_interaction_at is not None
+
+    # Corrected: Milica was not on the byline after all.
+    await items.update_coverage(session, world.editor, item.id or 0, _item(ids))
+    assert await _timeline(session, ids["milica"]) == []
+    assert len(await _timeline(session, ids["arben"])) == 1
+
+    await items.delete_coverage(session, world.editor, item.id or 0)
+    assert await _timeline(session, ids["arben"]) == []
+
+
+async def test_the_same_article_is_logged_once_however_the_link_was_copied(
+    session: AsyncSession, world: World
+) -> None:
+    ids = await _newsroom(session, world)
+    first = await items.create_coverage(session, world.editor, _item(ids))
+    copies = (
+        "http://koha.net/arberi/412345/gjykatat-vonohen/",
+        "https://www.koha.net/arberi/412345/gjykatat-vonohen?utm_source=facebook&fbclid=x#top",
+    )
+    for url in copies:
+        with pytest.raises(InvalidInput) as caught:
+            await items.create_coverage(session, world.editor, _item(ids, url=url))
+        assert caught.value.links == {"url": f"/coverage/{first.id}"}
+        await session.rollback()
+    # A different article on the same site is another item; so is print with no link.
+    await items.create_coverage(session, world.editor, _item(ids, url=copies[0] + "2"))
+    await items.create_coverage(session, world.editor, _item(ids, url="", medium="print"))
+    await items.create_coverage(session, world.editor, _item(ids, url="", medium="tv"))
+    rows, total = await items.list_coverage(session, world.editor)
+    assert total == 4
+
+
+async def test_logging_a_suggested_article_confirms_the_suggestion(
+    session: AsyncSession, world: World
+) -> None:
+    ids = await _newsroom(session, world)
+    data = _item(ids)
+    suggestion = CoverageItem(
+        org_id=world.editor.org_id, state="suggested", source="feed", url=data.url,
+        url_key=items.url_key(data.url), headline="Gjykatat vonojnë",
+        published_on=date(2026, 11, 20), matched=["Qendra për Drejtësi"],
+    )  # fmt: skip
+    session.add(suggestion)
+    await session.commit()
+    item = await items.create_coverage(session, world.editor, data)
+    assert item.id == suggestion.id and item.state == "confirmed"
+    assert len(await _timeline(session, ids["arben"])) == 1
+
+
+async def test_a_dismissed_suggestion_stays_dismissed(session: AsyncSession, world: World) -> None:
+    ids = await _newsroom(session, world)
+    item = CoverageItem(
+        org_id=world.editor.org_id, state="suggested", source="feed",
+        url="https://www.koha.net/x", url_key=items.url_key("https://www.koha.net/x"),
+        headline="Nuk është për ne", published_on=date(2026, 11, 21),
+    )  # fmt: skip
+    session.add(item)
+    await session.commit()
+    await items.dismiss_coverage(session, world.editor, item.id or 0)
+    _, waiting = await items.list_coverage(session, world.editor, state="suggested")
+    dismissed, _ = await items.list_coverage(session, world.editor, state="dismissed")
+    assert waiting == 0 and [r.item.id for r in dismissed] == [item.id]
+    assert ids  # the newsroom exists; the dismissed item is on nobody's timeline
+    assert await _timeline(session, ids["arben"]) == []
+
+
+async def test_another_organisations_coverage_and_contacts_are_out_of_reach(
+    session: AsyncSession, world: World
+) -> None:
+    ids = await _newsroom(session, world)
+    item = await items.create_coverage(session, world.editor, _item(ids))
+    with pytest.raises(NotFound):
+        await items.get_coverage(session, world.outsider, item.id or 0)
+    _, total = await items.list_coverage(session, world.outsider)
+    assert total == 0
+    # Nor can the outsider put our journalist or outlet on its own item.
+    with pytest.raises(InvalidInput) as caught:
+        await items.create_coverage(session, world.outsider, _item(ids))
+    assert set(caught.value.errors) == {"outlet_id", "byline"}
+    with pytest.raises(PermissionDenied):
+        await items.create_coverage(session, world.viewer, _item(ids))
+
+
+async def test_a_clipping_is_a_pdf_or_an_image_within_the_limit(
+    session: AsyncSession, world: World, settings: Settings
+) -> None:
+    ids = await _newsroom(session, world)
+    item = await items.create_coverage(session, world.editor, _item(ids, url="", medium="print"))
+    await items.set_clipping(
+        session, world.editor, settings, item.id or 0, filename="../koha 21.11.pdf", data=PDF
+    )
+    stored, data = await items.clipping_of(session, world.editor, item.id or 0)
+    assert data == PDF and stored.clipping_type == "application/pdf"
+    assert stored.clipping_name == "koha 21.11.pdf"  # no path from the browser
+    with pytest.raises(InvalidInput):  # an executable named like a PDF
+        await items.set_clipping(
+            session, world.editor, settings, item.id or 0, filename="x.pdf", data=b"MZ\x90\x00"
+        )
+    small = settings.model_copy(update={"clipping_max_bytes": 10})
+    with pytest.raises(InvalidInput):
+        await items.set_clipping(
+            session, world.editor, small, item.id or 0, filename="x.pdf", data=PDF
+        )
+    with pytest.raises(NotFound):
+        await items.clipping_of(session, world.outsider, item.id or 0)
+
+
+async def test_coverage_joins_the_contacts_export_and_their_name_leaves_with_erasure(
+    session: AsyncSession, world: World, settings: Settings
+) -> None:
+    ids = await _newsroom(session, world)
+    item = await items.create_coverage(
+        session, world.editor,
+        _item(ids, authors=["Arbën Krasniqi", "Milica Đorđević"],
+              byline=[ids["arben"], ids["milica"]]),
+    )  # fmt: skip
+    exported = await privacy.export_contact_data(session, world.editor, ids["arben"])
+    assert [c["headline"] for c in exported["coverage"]] == [item.headline]
+    await privacy.erase_contact(session, world.editor, settings, ids["arben"])
+    kept = await session.get(CoverageItem, item.id, populate_existing=True)
+    assert kept is not None and kept.authors == ["Milica Đorđević"]
+    assert "krasniqi" not in kept.search_text
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+def _page(response: httpx.Response) -> BeautifulSoup:
+    return BeautifulSoup(response.text, "html.parser")
+
+
+async def test_an_officer_logs_print_coverage_by_hand_and_corrects_a_mistake(
+    client: httpx.AsyncClient, session: AsyncSession, world: World
+) -> None:
+    ids = await _newsroom(session, world)
+    token = await login(client, world.emails["editor"])
+    form = _page(await client.get("/coverage/new"))
+    # The outlet's journalists are offered for the byline.
+    assert form.select_one("#f-outlet") is not None
+    missing = {
+        "csrftoken": token, "headline": "  ", "outlet_id": str(ids["koha"]),
+        "published_on": "2026-11-20", "medium": "print", "tone": "neutral",
+        "notes": "Faqja 5, rreth gjysmë faqe", "byline_ids": str(ids["arben"]),
+    }  # fmt: skip
+    response = await client.post("/coverage", data=missing)
+    assert response.status_code == 422
+    page = _page(response)
+    assert page.select_one(".field.invalid #f-headline") is not None
+    assert page.select_one("#f-notes").text == "Faqja 5, rreth gjysmë faqe"  # nothing lost
+    assert page.select_one(f"input[name=byline_ids][value='{ids['arben']}']").has_attr("checked")
+
+    saved = await client.post("/coverage", data={**missing, "headline": "Raporti i Qendrës"})
+    assert saved.status_code == 303
+    detail = _page(await client.get(saved.headers["location"]))
+    assert detail.select_one("h1").text == "Raporti i Qendrës"
+    assert "Arbën Krasniqi" in detail.select_one("#byline").text
+    contact = _page(await client.get(f"/contacts/{ids['arben']}"))
+    link = contact.select_one("#timeline li.kind-coverage a")
+    assert link is not None and link["href"] == saved.headers["location"]
+
+    listing = _page(await client.get("/coverage?q=qendres"))  # without the diacritic
+    assert [a.text for a in listing.select("#results td a")] == ["Raporti i Qendrës"]
+    # Another organisation gets 404 for it.
+    await login(client, world.emails["outsider"])
+    assert (await client.get(saved.headers["location"])).status_code == 404
+
+
+async def test_a_bad_date_or_link_is_a_clear_message_never_a_500(
+    client: httpx.AsyncClient, session: AsyncSession, world: World
+) -> None:
+    await _newsroom(session, world)
+    token = await login(client, world.emails["editor"])
+    for field, value in (("published_on", "21/11/2026"), ("url", "javascript:alert(1)"),
+                         ("reach", "-5"), ("tone", "furious")):  # fmt: skip
+        data = {"csrftoken": token, "headline": "H", "published_on": "2026-11-20", field: value}
+        response = await client.post("/coverage", data=data)
+        assert response.status_code == 422, field
+        assert _page(response).select_one(".field.invalid, fieldset.invalid") is not None
+    bad = await client.post("/coverage/fetch", data={"csrftoken": token, "url": "ftp://x"})
+    assert bad.status_code == 200 and _page(bad).select_one(".draft-notes .error") is not None

@@ -1,0 +1,416 @@
+"""Coverage pages: the list (confirmed, and suggestions to confirm or dismiss), adding by hand
+or from a pasted link, an item's page with its clipping; and /api/v1/coverage."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request, Response, UploadFile
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+
+from crm.errors import InvalidInput
+from crm.i18n import N_
+from outreach.coverage import drafts, items, monitor
+from outreach.coverage.items import CoverageIn
+from web.deps import ApiAuth, CurrentAuth, Id, SessionDep, SettingsDep, rollback
+from web.forms import field_errors, form_dict, lines, optional_int
+from web.rendering import render
+
+router = APIRouter(include_in_schema=False)
+api = APIRouter(tags=["coverage"])
+PAGE = 50
+STATES = ("confirmed", "suggested", "dismissed")
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@router.get("/coverage")
+async def coverage_list(request: Request, auth: CurrentAuth, session: SessionDep) -> Response:
+    query = request.query_params
+    state = query.get("state") if query.get("state") in STATES else "confirmed"
+    page = max(optional_int(query.get("page")) or 1, 1)
+    filters = {
+        "q": (query.get("q") or "")[:200],
+        "campaign_id": optional_int(query.get("campaign_id")),
+        "event_id": optional_int(query.get("event_id")),
+        "outlet_id": optional_int(query.get("outlet_id")),
+        "since": _date(query.get("since")),
+        "until": _date(query.get("until")),
+    }
+    rows, total = await items.list_coverage(
+        session, auth.actor, state=state, limit=PAGE, offset=(page - 1) * PAGE, **filters
+    )
+    _, waiting = await items.list_coverage(session, auth.actor, state="suggested", limit=0)
+    ctx = {
+        "rows": rows,
+        "total": total,
+        "state": state,
+        "waiting": waiting,
+        "filters": filters,
+        "choices": await items.form_choices(session, auth.actor),
+        "page": page,
+        "pages": max((total + PAGE - 1) // PAGE, 1),
+        "query": {k: v for k, v in {**filters, "state": state}.items() if v},
+    }
+    return render(request, "coverage/list.html", ctx, block="results")
+
+
+# --- monitoring: keywords and feeds (before /coverage/{item_id}) ------------------------------
+
+
+async def _monitoring(
+    request: Request, auth: CurrentAuth, session: SessionDep, errors: dict[str, Any] | None = None
+) -> Response:
+    view = await monitor.monitoring_view(session, auth.actor)
+    outlets = (await items.form_choices(session, auth.actor)).outlets
+    ctx = {"view": view, "outlets": outlets, "errors": errors or {}}
+    return render(request, "coverage/monitoring.html", ctx, status_code=422 if errors else 200)
+
+
+@router.get("/coverage/monitoring")
+async def monitoring(request: Request, auth: CurrentAuth, session: SessionDep) -> Response:
+    return await _monitoring(request, auth, session)
+
+
+@router.post("/coverage/monitoring/keywords")
+async def set_keywords(request: Request, auth: CurrentAuth, session: SessionDep) -> Response:
+    data = await form_dict(request)
+    target = {
+        "campaign_id": optional_int(data.get("campaign_id")),
+        "event_id": optional_int(data.get("event_id")),
+    }
+    words = (
+        lines(data.get("keywords"))
+        if any(target.values())
+        else ((data.get("keywords") or "").splitlines())
+    )
+    try:
+        await monitor.set_keywords(session, auth.actor, words, **target)
+    except InvalidInput as exc:
+        await rollback(session, auth)
+        return await _monitoring(request, auth, session, exc.errors)
+    return RedirectResponse("/coverage/monitoring", status_code=303)
+
+
+@router.post("/coverage/monitoring/feeds")
+async def add_feed(request: Request, auth: CurrentAuth, session: SessionDep) -> Response:
+    data = await form_dict(request)
+    try:
+        outlet_id = optional_int(data.get("outlet_id"))
+        if outlet_id is None:
+            raise InvalidInput({"outlet_id": N_("Choose the outlet.")})
+        await monitor.add_feed(session, auth.actor, outlet_id, str(data.get("url", "")))
+    except InvalidInput as exc:
+        await rollback(session, auth)
+        return await _monitoring(request, auth, session, exc.errors)
+    return RedirectResponse("/coverage/monitoring", status_code=303)
+
+
+@router.post("/coverage/monitoring/feeds/{feed_id}/delete")
+async def remove_feed(auth: CurrentAuth, session: SessionDep, feed_id: Id) -> Response:
+    await monitor.remove_feed(session, auth.actor, feed_id)
+    return RedirectResponse("/coverage/monitoring", status_code=303)
+
+
+def coverage_input(data: dict[str, Any], byline: list[int]) -> dict[str, Any]:
+    """The form's fields as CoverageIn takes them (lists from lines, empty numbers as None)."""
+    return {
+        "url": data.get("url", ""),
+        "headline": data.get("headline", ""),
+        "outlet_id": optional_int(data.get("outlet_id")),
+        "authors": lines(data.get("authors")),
+        "byline": byline,
+        "published_on": data.get("published_on") or None,
+        "medium": data.get("medium") or "online",
+        "reach": data.get("reach") or None,
+        "tone": data.get("tone", ""),
+        "language": data.get("language", ""),
+        "key_messages": [
+            m.strip() for m in (data.get("key_messages") or "").splitlines() if m.strip()
+        ],
+        "campaign_id": optional_int(data.get("campaign_id")),
+        "event_id": optional_int(data.get("event_id")),
+        "notes": data.get("notes", ""),
+    }
+
+
+async def _form(
+    request: Request,
+    auth: CurrentAuth,
+    session: SessionDep,
+    values: dict[str, Any],
+    errors: dict[str, Any],
+    *,
+    item_id: int | None = None,
+    confirm: bool = False,
+    draft: drafts.Draft | None = None,
+    links: dict[str, str] | None = None,
+) -> Response:
+    chosen = [i for i in (optional_int(v) for v in values.get("byline_ids") or []) if i]
+    ctx = {
+        "values": values,
+        "errors": errors,
+        "links": links or {},
+        "item_id": item_id,
+        "confirm": confirm,
+        "draft": draft,
+        "chosen": chosen,
+        "choices": await items.form_choices(session, auth.actor),
+        "candidates": await items.byline_candidates(
+            session, auth.actor, optional_int(values.get("outlet_id")), chosen
+        ),
+    }
+    status = 422 if errors else 200
+    return render(request, "coverage/form.html", ctx, block="form", status_code=status)
+
+
+@router.get("/coverage/new")
+async def new_coverage(request: Request, auth: CurrentAuth, session: SessionDep) -> Response:
+    auth.actor.require_write()
+    values = drafts.blank_values(
+        campaign_id=optional_int(request.query_params.get("campaign_id")),
+        event_id=optional_int(request.query_params.get("event_id")),
+    )
+    return await _form(request, auth, session, values, {})
+
+
+@router.post("/coverage/fetch")
+async def fetch_link(
+    request: Request, auth: CurrentAuth, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Read a pasted link and show the form filled in, for the officer to confirm."""
+    auth.actor.require_write()
+    data = await form_dict(request)
+    draft = await drafts.draft_from_url(session, auth.actor, settings, str(data.get("url", "")))
+    for name in ("campaign_id", "event_id"):
+        draft.values[name] = optional_int(data.get(name))
+    return await _form(request, auth, session, draft.values, {}, draft=draft)
+
+
+async def _save(
+    request: Request,
+    auth: CurrentAuth,
+    session: SessionDep,
+    item_id: int | None,
+    *,
+    confirm: bool = False,
+) -> Response:
+    auth.actor.require_write()
+    values = await form_dict(request)
+    byline = [i for i in (optional_int(v) for v in values.get("byline_ids") or []) if i]
+    try:
+        data = CoverageIn.model_validate(coverage_input(values, byline))
+        if item_id is None:
+            item = await items.create_coverage(
+                session,
+                auth.actor,
+                data,
+                source="url" if values.get("source") == "url" else "manual",
+            )
+        else:
+            item = await items.update_coverage(session, auth.actor, item_id, data, confirm=confirm)
+    except ValidationError as exc:
+        return await _form(
+            request, auth, session, values, field_errors(exc), item_id=item_id, confirm=confirm
+        )
+    except InvalidInput as exc:
+        await rollback(session, auth)
+        return await _form(
+            request, auth, session, values, exc.errors, item_id=item_id, confirm=confirm,
+            links=exc.links,
+        )  # fmt: skip
+    return RedirectResponse(f"/coverage/{item.id}", status_code=303)
+
+
+@router.post("/coverage")
+async def create_coverage(request: Request, auth: CurrentAuth, session: SessionDep) -> Response:
+    return await _save(request, auth, session, None)
+
+
+def _values_of(view: items.CoverageView) -> dict[str, Any]:
+    item = view.item
+    return {
+        "url": item.url, "headline": item.headline, "outlet_id": item.outlet_id,
+        "authors": ", ".join(item.authors), "byline_ids": items.byline_ids(view),
+        "published_on": item.published_on.isoformat(), "medium": item.medium,
+        "reach": item.reach, "tone": item.tone, "language": item.language,
+        "key_messages": "\n".join(item.key_messages), "campaign_id": item.campaign_id,
+        "event_id": item.event_id, "notes": item.notes,
+    }  # fmt: skip
+
+
+@router.get("/coverage/{item_id}")
+async def coverage_page(
+    request: Request, auth: CurrentAuth, session: SessionDep, item_id: Id
+) -> Response:
+    view = await items.coverage_view(session, auth.actor, item_id)
+    return render(request, "coverage/detail.html", {"view": view, "item": view.item})
+
+
+@router.get("/coverage/{item_id}/edit")
+async def edit_coverage(
+    request: Request, auth: CurrentAuth, session: SessionDep, item_id: Id
+) -> Response:
+    auth.actor.require_write()
+    view = await items.coverage_view(session, auth.actor, item_id)
+    confirm = view.item.state != "confirmed"
+    return await _form(
+        request, auth, session, _values_of(view), {}, item_id=item_id, confirm=confirm
+    )
+
+
+@router.post("/coverage/{item_id}")
+async def update_coverage(
+    request: Request, auth: CurrentAuth, session: SessionDep, item_id: Id
+) -> Response:
+    item = await items.get_coverage(session, auth.actor, item_id)
+    return await _save(request, auth, session, item_id, confirm=item.state != "confirmed")
+
+
+@router.post("/coverage/{item_id}/dismiss")
+async def dismiss_coverage(auth: CurrentAuth, session: SessionDep, item_id: Id) -> Response:
+    await items.dismiss_coverage(session, auth.actor, item_id)
+    return RedirectResponse("/coverage?state=suggested", status_code=303)
+
+
+@router.post("/coverage/{item_id}/delete")
+async def delete_coverage(auth: CurrentAuth, session: SessionDep, item_id: Id) -> Response:
+    await items.delete_coverage(session, auth.actor, item_id)
+    return RedirectResponse("/coverage", status_code=303)
+
+
+@router.post("/coverage/{item_id}/clipping")
+async def upload_clipping(
+    request: Request,
+    auth: CurrentAuth,
+    session: SessionDep,
+    settings: SettingsDep,
+    item_id: Id,
+) -> Response:
+    form = await request.form()
+    upload = form.get("clipping")
+    try:
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput({"clipping": N_("Choose a file.")})
+        data = await upload.read(settings.clipping_max_bytes + 1)
+        await items.set_clipping(
+            session, auth.actor, settings, item_id, filename=upload.filename or "", data=data
+        )
+    except InvalidInput as exc:
+        await rollback(session, auth)
+        view = await items.coverage_view(session, auth.actor, item_id)
+        ctx = {"view": view, "item": view.item, "clipping_errors": exc.errors}
+        return render(request, "coverage/detail.html", ctx, status_code=422)
+    return RedirectResponse(f"/coverage/{item_id}", status_code=303)
+
+
+@router.get("/coverage/{item_id}/clipping")
+async def download_clipping(auth: CurrentAuth, session: SessionDep, item_id: Id) -> Response:
+    item, data = await items.clipping_of(session, auth.actor, item_id)
+    return Response(
+        data,
+        media_type=item.clipping_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{_quoted(item.clipping_name)}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.post("/coverage/{item_id}/clipping/delete")
+async def delete_clipping(auth: CurrentAuth, session: SessionDep, item_id: Id) -> Response:
+    await items.remove_clipping(session, auth.actor, item_id)
+    return RedirectResponse(f"/coverage/{item_id}", status_code=303)
+
+
+def _quoted(name: str) -> str:
+    return quote(name or "clipping", safe="")
+
+
+# --- /api/v1/coverage ------------------------------------------------------------------------
+
+
+def _out(item: Any) -> dict[str, Any]:
+    return {
+        "id": item.id, "state": item.state, "source": item.source, "url": item.url,
+        "headline": item.headline, "outlet_id": item.outlet_id, "authors": item.authors,
+        "published_on": item.published_on.isoformat(), "medium": item.medium,
+        "reach": item.reach, "tone": item.tone, "language": item.language,
+        "key_messages": item.key_messages, "campaign_id": item.campaign_id,
+        "event_id": item.event_id, "notes": item.notes,
+        "clipping": bool(item.clipping_size),
+    }  # fmt: skip
+
+
+@api.get("/coverage")
+async def api_list(
+    auth: ApiAuth,
+    session: SessionDep,
+    state: str = "confirmed",
+    campaign_id: int | None = None,
+    event_id: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    rows, total = await items.list_coverage(
+        session, auth.actor, state=state if state in STATES else "confirmed",
+        campaign_id=campaign_id, event_id=event_id, since=since, until=until,
+        limit=max(min(limit, 500), 0), offset=max(offset, 0),
+    )  # fmt: skip
+    return {"total": total, "items": [_out(r.item) | {"outlet": r.outlet_name} for r in rows]}
+
+
+@api.post("/coverage", status_code=201)
+async def api_create(auth: ApiAuth, session: SessionDep, data: CoverageIn) -> dict[str, Any]:
+    return _out(await items.create_coverage(session, auth.actor, data))
+
+
+@api.get("/coverage/{item_id}")
+async def api_item(auth: ApiAuth, session: SessionDep, item_id: Id) -> dict[str, Any]:
+    view = await items.coverage_view(session, auth.actor, item_id)
+    return _out(view.item) | {"byline": items.byline_ids(view)}
+
+
+@api.put("/coverage/{item_id}")
+async def api_update(
+    auth: ApiAuth, session: SessionDep, item_id: Id, data: CoverageIn
+) -> dict[str, Any]:
+    item = await items.get_coverage(session, auth.actor, item_id)
+    confirm = item.state != "confirmed"
+    return _out(await items.update_coverage(session, auth.actor, item_id, data, confirm=confirm))
+
+
+@api.delete("/coverage/{item_id}", status_code=204)
+async def api_delete(auth: ApiAuth, session: SessionDep, item_id: Id) -> Response:
+    await items.delete_coverage(session, auth.actor, item_id)
+    return Response(status_code=204)
+
+
+@api.post("/coverage/from-url")
+async def api_from_url(
+    auth: ApiAuth, session: SessionDep, settings: SettingsDep, url: str
+) -> dict[str, Any]:
+    """What a link's page says, as a coverage item to confirm (nothing is saved)."""
+    auth.actor.require_write()
+    draft = await drafts.draft_from_url(session, auth.actor, settings, url)
+    values = {k: v for k, v in draft.values.items() if k != "byline_ids"}
+    return {
+        "draft": values
+        | {
+            "authors": [a.strip() for a in draft.values["authors"].split(",") if a.strip()],
+            "byline": draft.values["byline_ids"],
+        },
+        "unmatched_authors": draft.unmatched,
+        "existing_id": draft.existing.id if draft.existing else None,
+        "error": str(draft.error),
+    }
