@@ -13,6 +13,7 @@ from crm import imports, jobs  # noqa: F401 (imports registers its job handlers)
 from crm.settings import Settings
 from outreach import outbox, privacy_mail  # noqa: F401 (register their job handlers)
 from outreach.catcher import Catcher, start_catcher
+from outreach.coverage import monitor
 from outreach.inbound import imap, notify  # noqa: F401 (register their job handlers)
 from outreach.sender import SenderWorker
 
@@ -29,6 +30,7 @@ async def run_background(
     """Run jobs and send mail until `stop` is set."""
     async with maker() as session:
         await imap.ensure_polling(session, settings)
+        await monitor.ensure_polling(session)
         await session.commit()
     sender = SenderWorker(maker, settings, name=f"{name}-sender")
     await asyncio.gather(

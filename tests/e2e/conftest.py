@@ -120,6 +120,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         inbound_smtp_port=0,  # and answers come back to the inbound receiver, on another
         send_lease_seconds=30,
         login_delay_step=0,
+        coverage_fetch_private=True,  # article pages are served on loopback by the tests
     )
     servers: list[uvicorn.Server] = []
     failures: list[BaseException] = []

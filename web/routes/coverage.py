@@ -11,13 +11,14 @@ from fastapi import APIRouter, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from crm.errors import InvalidInput
+from crm.errors import Conflict, InvalidInput
 from crm.i18n import N_
-from outreach.coverage import drafts, items, monitor
+from outreach.coverage import drafts, items, monitor, reports
 from outreach.coverage.items import CoverageIn
 from web.deps import ApiAuth, CurrentAuth, Id, SessionDep, SettingsDep, rollback
 from web.forms import field_errors, form_dict, lines, optional_int
-from web.rendering import render
+from web.pdf import PdfUnavailable, pdf_of
+from web.rendering import render, render_text
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(tags=["coverage"])
@@ -61,6 +62,62 @@ async def coverage_list(request: Request, auth: CurrentAuth, session: SessionDep
         "query": {k: v for k, v in {**filters, "state": state}.items() if v},
     }
     return render(request, "coverage/list.html", ctx, block="results")
+
+
+# --- reports (before /coverage/{item_id}) ------------------------------------------------------
+
+
+async def _report(request: Request, auth: CurrentAuth, session: SessionDep) -> reports.Report:
+    query = request.query_params
+    since, until = _date(query.get("since")), _date(query.get("until"))
+    campaign_id = optional_int(query.get("campaign_id"))
+    event_id = optional_int(query.get("event_id"))
+    if campaign_id is None and event_id is None and since is None and until is None:
+        until = date.today()
+        since = until.replace(day=1)  # this month, until the officer chooses
+    return await reports.report(
+        session, auth.actor, campaign_id=campaign_id, event_id=event_id, since=since, until=until
+    )
+
+
+@router.get("/coverage/report")
+async def report_page(request: Request, auth: CurrentAuth, session: SessionDep) -> Response:
+    ctx: dict[str, Any] = {
+        "result": None, "errors": {}, "query": dict(request.query_params),
+        "choices": await items.form_choices(session, auth.actor),
+    }  # fmt: skip
+    try:
+        ctx["result"] = await _report(request, auth, session)
+    except InvalidInput as exc:
+        ctx["errors"] = exc.errors
+        return render(request, "coverage/report.html", ctx, status_code=422)
+    return render(request, "coverage/report.html", ctx)
+
+
+@router.get("/coverage/report.csv")
+async def report_csv(request: Request, auth: CurrentAuth, session: SessionDep) -> Response:
+    result = await _report(request, auth, session)
+    return Response(
+        await reports.report_csv(session, result),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="coverage-report.csv"'},
+    )
+
+
+@router.get("/coverage/report.pdf")
+async def report_pdf(request: Request, auth: CurrentAuth, session: SessionDep) -> Response:
+    result = await _report(request, auth, session)
+    html = render_text(request, "coverage/report_print.html", {"result": result,
+                                                           "errors": {}, "query": {}})  # fmt: skip
+    try:
+        pdf = await pdf_of(html)
+    except PdfUnavailable as exc:
+        raise Conflict(str(exc)) from exc
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": 'attachment; filename="coverage-report.pdf"'},
+    )
 
 
 # --- monitoring: keywords and feeds (before /coverage/{item_id}) ------------------------------

@@ -1,0 +1,428 @@
+"""Outlets' RSS and Atom feeds, read into plain items, and the keywords that mark an item as
+possible coverage of an organisation.
+
+Both halves are pure: `read_feed` takes the bytes someone else fetched and never raises, and
+`compile_keywords` builds a `Matcher` that finds an organisation's names, a campaign's or an
+event's keywords in an item whatever the case, the diacritics or the script ("Centar za pravdu"
+finds "ЦЕНТАР ЗА ПРАВДУ"), through `crm.search` folding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+
+from crm.i18n import N_
+from crm.search import fold, search_key
+
+MAX_BODY = 5 * 1024 * 1024
+MAX_ITEMS = 500
+MAX_KEY = 500
+MAX_TITLE = 500
+MAX_SUMMARY = 5000
+# HTML read per summary or content: plenty for MAX_SUMMARY characters of text, and a bound on
+# the work a single huge item costs.
+_MAX_HTML = 200_000
+
+NOT_A_FEED = N_("This address does not lead to an RSS or Atom feed.")
+UNREADABLE = N_("This feed could not be read.")
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    key: str  # stable identity within the feed: guid / id, else the url, else a sha256
+    url: str  # absolute http(s) link to the article, or ""
+    title: str
+    summary: str  # plain text, paragraphs on their own lines
+    authors: tuple[str, ...]
+    published_at: datetime | None  # UTC
+    language: str  # "sq", "sr-Latn", "sr-Cyrl", "en" or ""
+
+
+@dataclass(frozen=True)
+class FeedInfo:
+    title: str
+    link: str
+    items: tuple[FeedItem, ...]
+    error: str  # "" when the body is a feed, even an empty or damaged one
+
+
+def read_feed(body: bytes, *, url: str, content_type: str = "") -> FeedInfo:
+    """The feed in `body`, fetched from `url` with the `content_type` the server sent.
+
+    Never raises. A damaged feed (cut short, badly encoded) gives the items that could be read
+    and no error; only a body that is no feed at all (a web page, an error page, nothing)
+    gives an error to show. At most MAX_ITEMS items, from at most MAX_BODY bytes. Slow on
+    huge bodies (seconds for 5 MB): call it in a thread from async code."""
+    try:
+        return _read_feed(body, url=url, content_type=content_type)
+    except Exception:  # feedparser's loose parser on hostile input; the contract is no raise
+        return FeedInfo(title="", link="", items=(), error=UNREADABLE)
+
+
+def _read_feed(body: bytes, *, url: str, content_type: str) -> FeedInfo:
+    body = _cut_body(body)
+    parsed = feedparser.parse(
+        io.BytesIO(body),  # never the bytes themselves: feedparser would try them as a path
+        response_headers=_headers(body, content_type),
+        sanitize_html=False,  # the HTML is reduced to text here, never shown
+        resolve_relative_uris=False,
+    )
+    feed = parsed.get("feed") or {}
+    entries = (parsed.get("entries") or [])[:MAX_ITEMS]
+    title = _cut(" ".join(_text(feed.get("title_detail"), feed.get("title")).split()), MAX_TITLE)
+    if not entries and not title and (parsed.get("bozo") or not parsed.get("version")):
+        return FeedInfo(title="", link="", items=(), error=NOT_A_FEED)
+    language = str(feed.get("language") or "")
+    items = [_item(entry, feed_url=url, feed_language=language) for entry in entries]
+    return FeedInfo(
+        title=title,
+        link=_absolute(feed.get("link"), url),
+        items=tuple(_unique_keys(items)),
+        error="",
+    )
+
+
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*\bencoding\s*=\s*["']?[A-Za-z]""")
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+def _headers(body: bytes, content_type: str) -> dict[str, str]:
+    """What feedparser is told of the response. A document that names its own encoding (a
+    byte order mark, an XML declaration) is believed over the server's charset, which in
+    practice is more often a default than a fact (windows-1250 feeds served as ISO-8859-1)."""
+    if not content_type:
+        return {}
+    if body.startswith(_BOMS) or _XML_ENCODING.match(body[:500]):
+        content_type = content_type.split(";", 1)[0].strip()
+    return {"content-type": content_type}
+
+
+def _cut_body(body: bytes) -> bytes:
+    """At most MAX_BODY bytes; where it can, cut after a whole item and close the document,
+    so that the strict parser reads it rather than the slow loose one after it fails."""
+    if len(body) <= MAX_BODY:
+        return body
+    head = body[:MAX_BODY]
+    for end, closing in ((b"</item>", b"</channel></rss>"), (b"</entry>", b"</feed>")):
+        at = head.rfind(end)
+        if at != -1:
+            return head[: at + len(end)] + closing
+    return head
+
+
+def _item(entry: Any, *, feed_url: str, feed_language: str) -> FeedItem:
+    title = _cut(" ".join(_text(entry.get("title_detail"), entry.get("title")).split()), MAX_TITLE)
+    summary = _cut(_summary(entry), MAX_SUMMARY)
+    published_at = _utc(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed"))
+    url = _absolute(entry.get("link"), feed_url)
+    key = str(entry.get("id") or "").strip() or url or _hash_key(title or summary, published_at)
+    detail = entry.get("title_detail") or entry.get("summary_detail") or {}
+    declared = detail.get("language") or feed_language
+    return FeedItem(
+        key=_short_key(key),
+        url=url,
+        title=title,
+        summary=summary,
+        authors=_authors(entry),
+        published_at=published_at,
+        language=_language(str(declared), f"{title}\n{summary}"),
+    )
+
+
+def _unique_keys(items: list[FeedItem]) -> list[FeedItem]:
+    """Items whose guid is shared with another item of the feed (some sites give every item
+    the site's address) are known by their url instead, so none is mistaken for another."""
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.key] = counts.get(item.key, 0) + 1
+    return [
+        item
+        if counts[item.key] == 1
+        else replace(item, key=_short_key(item.url or _hash_key(item.title, item.published_at)))
+        for item in items
+    ]
+
+
+def _hash_key(text: str, published_at: datetime | None) -> str:
+    stamp = published_at.isoformat() if published_at else ""
+    return "sha256:" + hashlib.sha256(f"{text}\n{stamp}".encode()).hexdigest()
+
+
+def _short_key(key: str) -> str:
+    return key if len(key) <= MAX_KEY else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def _absolute(link: object, base: str) -> str:
+    """`link` resolved against `base`, if it is an http(s) address; else ""."""
+    if not isinstance(link, str) or not link.strip():
+        return ""
+    try:
+        absolute = urljoin(base, link.strip())
+        parts = urlsplit(absolute)
+    except ValueError:  # a malformed address ("http://[::1")
+        return ""
+    return absolute if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def _utc(parsed: Any) -> datetime | None:
+    """feedparser's time tuple, which is in UTC, as an aware datetime."""
+    if not parsed:
+        return None
+    try:
+        year, month, day, hour, minute, second = (int(v) for v in parsed[:6])
+        return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+_EMAIL = re.compile(r"[<(]?\S+@\S+[>)]?")
+
+
+def _authors(entry: Any) -> tuple[str, ...]:
+    names = [a.get("name") for a in entry.get("authors") or [] if isinstance(a, dict)]
+    if not any(names):
+        names = [(entry.get("author_detail") or {}).get("name") or entry.get("author")]
+    found: list[str] = []
+    for name in names:
+        if not isinstance(name, str):
+            continue
+        clean = _cut(unicodedata.normalize("NFC", " ".join(_EMAIL.sub(" ", name).split())), 200)
+        if clean and clean not in found:
+            found.append(clean)
+    return tuple(found[:20])
+
+
+def _summary(entry: Any) -> str:
+    """The longest of the summary and the contents: a WordPress item's description is an
+    excerpt of its content:encoded, and only the whole article names everyone it mentions."""
+    texts = [_text(c, c.get("value")) for c in entry.get("content") or [] if isinstance(c, dict)]
+    texts.append(_text(entry.get("summary_detail"), entry.get("summary")))
+    return max(texts, key=len)  # the first longest: the content, when they are as long
+
+
+def _text(detail: Any, value: Any) -> str:
+    """Plain text of a feed text construct: HTML reduced to text, entities decoded, NFC."""
+    if not isinstance(value, str):
+        return ""
+    kind = (detail or {}).get("type") or "text/html"
+    text = _html_text(value[:_MAX_HTML]) if "html" in kind else _plain_lines(value[:_MAX_HTML])
+    return unicodedata.normalize("NFC", text)
+
+
+def _plain_lines(text: str) -> str:
+    lines = (" ".join(line.split()) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+# WordPress sites with Yoast SEO end every item with this line, in English whatever the site.
+_WORDPRESS_FOOTER = re.compile(r"\n?The post .+ appeared first on .+\.$")
+
+
+def _html_text(html: str) -> str:
+    reader = _TextReader()
+    reader.feed(html)
+    reader.close()
+    text = _plain_lines("".join(reader.parts))
+    return _WORDPRESS_FOOTER.sub("", text)
+
+
+class _TextReader(HTMLParser):
+    """The text of an HTML fragment, a line per block; scripts and styles left out."""
+
+    _SKIP = frozenset({"script", "style", "template"})
+    _BLOCKS = frozenset(
+        "address article aside blockquote br dd div dl dt figcaption figure footer h1 h2 h3 h4 "
+        "h5 h6 header hr li ol p pre section table td th tr ul".split()
+    )
+    _SPACE = re.compile(r"\s+")
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self.skipping += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self.skipping = max(0, self.skipping - 1)
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(self._SPACE.sub(" ", data))
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+_CYRILLIC_LETTER = re.compile(r"[\u0400-\u04ff]")
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
+
+
+def _language(declared: str, text: str) -> str:
+    """One of ours from a language tag ("sq-AL", "sr_RS@latin", "en-GB"); plain Serbian
+    ("sr", "sr-RS") by the script most of the item's letters are in."""
+    parts = re.split(r"[-_@.]", declared.strip().lower())
+    base, rest = parts[0], set(parts[1:])
+    if base in ("sq", "sqi", "alb"):
+        return "sq"
+    if base in ("en", "eng"):
+        return "en"
+    if base not in ("sr", "srp"):
+        return ""
+    if rest & {"latn", "latin"}:
+        return "sr-Latn"
+    if rest & {"cyrl", "cyrillic"}:
+        return "sr-Cyrl"
+    cyrillic = len(_CYRILLIC_LETTER.findall(text))
+    latin = len(_LATIN_LETTER.findall(text))
+    if not cyrillic and not latin:
+        return ""
+    return "sr-Cyrl" if cyrillic > latin else "sr-Latn"
+
+
+# --- keywords ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Keyword:
+    text: str  # as the user wrote it
+    source: str  # the caller's tag: "org", "campaign:12", "event:3"
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    index: int  # of the keyword in Matcher.keywords
+    words: tuple[str, ...]  # folded
+    prefixes: tuple[bool, ...]  # which words were written with a trailing "*"
+
+    def at(self, words: list[str], start: int) -> bool:
+        if start + len(self.words) > len(words):
+            return False
+        for offset, (word, prefix) in enumerate(zip(self.words, self.prefixes, strict=True)):
+            seen = words[start + offset]
+            if not (seen.startswith(word) if prefix else seen == word):
+                return False
+        return True
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+_ACRONYM = re.compile(r"[^\W\d_][^\W_]{1,5}")
+_TEXT_ACRONYM = re.compile(r"(?<![^\W_])[^\W\d_][^\W_]{1,5}(?![^\W_])")
+MIN_LENGTH = 3
+
+
+class Matcher:
+    """Finds keywords in texts, whole words only, ignoring case, diacritics and script.
+
+    - A keyword matches whole folded words: "Qendra për Drejtësi" finds "QENDRA PER DREJTESI"
+      and "Qendra. Për drejtësi", and "Centar za pravdu" finds "Центар за правду", but
+      "Qendra" does not find "Qendrës".
+    - A word ending in "*" matches any word it begins: "Qendr*" finds "Qendrës", and
+      "Cent* za pravdu" finds "Centar", "Centra" and "Centru za pravdu" (Serbian and
+      Albanian decline names). A "*" elsewhere in a word is no wildcard.
+    - A keyword written in capitals as one word of 2 to 6 letters or digits ("UN", "KDI",
+      "YIHR", "BIRN") is an acronym: it finds only words written in capitals, in either
+      script ("UN" finds "УН" and "UN-it", not "un" or "fund"), so that "KE" (Komisioni
+      Evropian) or "CRTA" are not found in every sentence with "ke" or "crta". Headlines
+      written all in capitals are a known source of false finds.
+    - Any other keyword, one with a "*" included, is found whatever its case; those of fewer
+      than MIN_LENGTH folded letters and digits ("e", "un", "UN*") are ignored, and listed
+      in `ignored` for the form to say so.
+    - "đ" is matched both as "dj" and as "d": "Đorđević" finds "Djordjevic" and "Dordevic".
+    """
+
+    def __init__(self, keywords: Iterable[Keyword]) -> None:
+        self.keywords: tuple[Keyword, ...] = tuple(dict.fromkeys(keywords))
+        self._acronyms: dict[str, list[int]] = {}
+        self._by_first: dict[str, list[_Phrase]] = {}  # first word written in full
+        self._by_stem: dict[str, list[_Phrase]] = {}  # first word with a "*"
+        ignored: list[Keyword] = []
+        for index, keyword in enumerate(self.keywords):
+            text = keyword.text.strip()
+            if _ACRONYM.fullmatch(text) and text.isupper():
+                self._acronyms.setdefault(fold(text), []).append(index)
+                continue
+            phrases = _phrases(index, text)
+            if not phrases:
+                ignored.append(keyword)
+            for phrase in phrases:
+                table = self._by_stem if phrase.prefixes[0] else self._by_first
+                table.setdefault(phrase.words[0], []).append(phrase)
+        self.ignored: tuple[Keyword, ...] = tuple(ignored)
+        self._stem_lengths = sorted({len(stem) for stem in self._by_stem})
+
+    def find(self, *texts: str) -> list[Keyword]:
+        """The keywords found in any of the texts, each once, in the order they were given."""
+        found: set[int] = set()
+        for text in texts:
+            if not text:
+                continue
+            # search_key gives the folded text, then its "đ" → "d" spelling if that differs.
+            for spelling in search_key(text).split(" | "):
+                self._find_phrases(_WORD.findall(spelling), found)
+            if self._acronyms:
+                self._find_acronyms(text, found)
+        return [self.keywords[i] for i in sorted(found)]
+
+    def _find_phrases(self, words: list[str], found: set[int]) -> None:
+        by_first, by_stem, lengths = self._by_first, self._by_stem, self._stem_lengths
+        for start, word in enumerate(words):
+            for phrase in by_first.get(word, ()):
+                if phrase.index not in found and phrase.at(words, start):
+                    found.add(phrase.index)
+            for length in lengths:
+                if length > len(word):
+                    break
+                for phrase in by_stem.get(word[:length], ()):
+                    if phrase.index not in found and phrase.at(words, start):
+                        found.add(phrase.index)
+
+    def _find_acronyms(self, text: str, found: set[int]) -> None:
+        for word in _TEXT_ACRONYM.findall(text):
+            if word.isupper():
+                found.update(self._acronyms.get(fold(word), ()))
+
+
+def _phrases(index: int, text: str) -> list[_Phrase]:
+    """The keyword's folded words, in its "dj" spelling and, if it has a "đ", its "d" one."""
+    spellings: list[list[tuple[str, bool]]] = [[], []]
+    for written in text.split():
+        prefix = written.endswith("*")
+        keys = search_key(written.rstrip("*")).split(" | ")
+        for spelling, key in zip(spellings, (keys[0], keys[-1]), strict=True):
+            words = _WORD.findall(key)
+            spelling.extend((word, prefix and i == len(words) - 1) for i, word in enumerate(words))
+    phrases: list[_Phrase] = []
+    for spelling in spellings:
+        if sum(len(word) for word, _ in spelling) < MIN_LENGTH:
+            continue
+        phrase = _Phrase(
+            index, tuple(word for word, _ in spelling), tuple(prefix for _, prefix in spelling)
+        )
+        if phrase not in phrases:
+            phrases.append(phrase)
+    return phrases
+
+
+def compile_keywords(keywords: Iterable[Keyword]) -> Matcher:
+    """A matcher for `keywords`; build it once per organisation and poll, use it per item."""
+    return Matcher(keywords)
