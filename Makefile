@@ -38,15 +38,16 @@ migrate: install
 	$(VENV)/bin/beatbook db upgrade
 
 # Chromium (browser tests), PostgreSQL (every database test runs on it too), SpamAssassin
-# (its offline rules score every kind of mail we send) and Dovecot (IMAP polling is tested
-# against it), from Debian.
+# (its offline rules score every kind of mail we send), Dovecot (IMAP polling is tested
+# against it) and Pango (WeasyPrint's text layout, for PDF reports), from Debian.
 system-deps:
 	@if [ ! -x /usr/bin/chromium ] || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 		|| ! id postgres >/dev/null 2>&1 || ! command -v spamassassin >/dev/null 2>&1 \
-		|| [ ! -x /usr/sbin/dovecot ] || [ ! -x /usr/lib/dovecot/imap ]; then \
+		|| [ ! -x /usr/sbin/dovecot ] || [ ! -x /usr/lib/dovecot/imap ] \
+		|| ! ldconfig -p | grep -q libpangoft2-1.0; then \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium postgresql \
-			spamassassin dovecot-imapd; \
+			spamassassin dovecot-imapd libpango-1.0-0 libpangoft2-1.0-0; \
 	fi
 
 lint: install

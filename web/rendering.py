@@ -72,3 +72,9 @@ def render(
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     response.headers["Vary"] = "HX-Request"
     return response
+
+
+def render_text(request: Request, template: str, context: dict[str, Any] | None = None) -> str:
+    """A whole template as text (for a PDF or an attachment), with the page's context."""
+    ctx = {"request": request, **getattr(request.state, "template_context", {}), **(context or {})}
+    return env.get_template(template).render(ctx)

@@ -1,0 +1,236 @@
+"""Coverage reports, for a campaign, an event or a date range: the confirmed items; counts by
+outlet, medium, tone and language; total reach; coverage over time; and the funnel from
+sent to covered. SQL aggregates over the organisation's own rows only (in a joint campaign,
+its own recipients); a donor report is made of these numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import distinct, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.accounts import Actor
+from crm.errors import InvalidInput
+from crm.events import get_event
+from crm.i18n import N_
+from crm.models import Attendance, Campaign, CoverageByline, CoverageItem, Delivery, Outlet
+from outreach.campaigns import get_campaign
+
+MAX_RANGE_DAYS = 3 * 366
+
+
+@dataclass
+class Funnel:
+    sent: int = 0
+    delivered: int = 0
+    replied: int = 0
+    attended: int | None = None  # None: no event in scope
+    covered: int = 0  # recipients who wrote about it (on a confirmed item's byline)
+
+    def steps(self) -> list[tuple[str, int | None]]:
+        return [
+            ("sent", self.sent),
+            ("delivered", self.delivered),
+            ("replied", self.replied),
+            ("attended", self.attended),
+            ("covered", self.covered),
+        ]
+
+
+@dataclass
+class Report:
+    title: str
+    scope: dict[str, str]  # what the report covers, as query parameters
+    since: date | None
+    until: date | None
+    items: list[tuple[CoverageItem, str]]  # confirmed items with their outlet's name
+    by_outlet: list[tuple[str, int]] = field(default_factory=list)
+    by_medium: list[tuple[str, int]] = field(default_factory=list)
+    by_tone: list[tuple[str, int]] = field(default_factory=list)
+    by_language: list[tuple[str, int]] = field(default_factory=list)
+    reach: int = 0
+    without_reach: int = 0
+    over_time: list[tuple[date, int]] = field(default_factory=list)
+    weekly: bool = False
+    funnel: Funnel | None = None
+
+
+def _counted(values: list[str]) -> list[tuple[str, int]]:
+    return sorted(Counter(values).items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+async def report(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    campaign_id: int | None = None,
+    event_id: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> Report:
+    """The report for one campaign, one event, or the items published in a date range."""
+    conds = [CoverageItem.org_id == actor.org_id, CoverageItem.state == "confirmed"]
+    campaign_ids: list[int] = []
+    title: str
+    scope: dict[str, str] = {}
+    attended_event: int | None = None
+    if campaign_id is not None:
+        campaign = await get_campaign(session, actor, campaign_id)
+        conds.append(CoverageItem.campaign_id == campaign_id)
+        campaign_ids, title, scope = [campaign_id], campaign.name, {"campaign_id": str(campaign_id)}
+        attended_event = campaign.event_id
+    elif event_id is not None:
+        event = await get_event(session, actor, event_id)
+        invitations = select(Campaign.id).where(Campaign.event_id == event_id)
+        conds.append(
+            or_(CoverageItem.event_id == event_id, CoverageItem.campaign_id.in_(invitations))  # type: ignore[union-attr]
+        )
+        campaign_ids = list((await session.execute(invitations)).scalars())
+        title, scope, attended_event = event.title, {"event_id": str(event_id)}, event_id
+    else:
+        if since is None or until is None:
+            raise InvalidInput({"since": N_("Choose the first and the last day.")})
+        if until < since or (until - since).days > MAX_RANGE_DAYS:
+            raise InvalidInput({"until": N_("Choose a range of at most three years.")})
+        conds += [CoverageItem.published_on >= since, CoverageItem.published_on <= until]
+        start = datetime.combine(since, time(0), tzinfo=UTC)
+        end = datetime.combine(until + timedelta(days=1), time(0), tzinfo=UTC)
+        launched = await session.execute(
+            select(Campaign.id).where(
+                Campaign.org_id == actor.org_id,
+                Campaign.kind != "answer",
+                Campaign.launched_at >= start,
+                Campaign.launched_at < end,
+            )
+        )
+        campaign_ids = list(launched.scalars())
+        title = N_("Coverage from %(since)s to %(until)s",
+                   since=since.strftime("%d.%m.%Y"), until=until.strftime("%d.%m.%Y"))  # fmt: skip
+        scope = {"since": since.isoformat(), "until": until.isoformat()}
+    rows = (
+        await session.execute(
+            select(CoverageItem, Outlet.name)
+            .outerjoin(Outlet, Outlet.id == CoverageItem.outlet_id)
+            .where(*conds)
+            .order_by(CoverageItem.published_on, CoverageItem.id)
+        )
+    ).all()
+    items = [(item, name or "") for item, name in rows]
+    result = Report(title, scope, since, until, items)
+    result.by_outlet = _counted([name or "—" for _, name in items])
+    result.by_medium = _counted([i.medium for i, _ in items])
+    result.by_tone = _counted([i.tone for i, _ in items])
+    result.by_language = _counted([i.language for i, _ in items])
+    result.reach = sum(i.reach or 0 for i, _ in items)
+    result.without_reach = sum(1 for i, _ in items if i.reach is None)
+    result.over_time, result.weekly = _over_time([i.published_on for i, _ in items], since, until)
+    if campaign_id is not None or event_id is not None:
+        result.funnel = await _funnel(session, actor, campaign_ids, attended_event, conds)
+    elif campaign_ids:
+        result.funnel = await _funnel(session, actor, campaign_ids, None, conds)
+    return result
+
+
+def _over_time(
+    days: list[date], since: date | None, until: date | None
+) -> tuple[list[tuple[date, int]], bool]:
+    """Items per day, or per week (from Monday) when the span is over two months; days with
+    none are there too, so the chart's gaps are real."""
+    if not days:
+        return [], False
+    first, last = since or min(days), until or max(days)
+    weekly = (last - first).days > 62
+    if weekly:
+        first -= timedelta(days=first.weekday())
+    counts = Counter(d - timedelta(days=d.weekday()) if weekly else d for d in days)
+    step = timedelta(days=7 if weekly else 1)
+    out = []
+    day = first
+    while day <= last:
+        out.append((day, counts.get(day, 0)))
+        day += step
+    return out, weekly
+
+
+async def _funnel(
+    session: AsyncSession,
+    actor: Actor,
+    campaign_ids: list[int],
+    event_id: int | None,
+    coverage_conds: list,  # type: ignore[type-arg]
+) -> Funnel:
+    """Journalists at each step: the organisation's own recipients of the campaigns (in a
+    joint campaign, those it holds), sent, not bounced, replied, came, and wrote."""
+    mine = [Delivery.org_id == actor.org_id, Delivery.campaign_id.in_(campaign_ids or [0])]
+    sent_states = ("sent", "unknown")
+    row = (
+        await session.execute(
+            select(
+                func.count(distinct(Delivery.address_norm)),
+                func.count(distinct(Delivery.address_norm)).filter(Delivery.bounced_at.is_(None)),
+                func.count(distinct(Delivery.address_norm)).filter(
+                    Delivery.replied_at.is_not(None)
+                ),
+            ).where(*mine, Delivery.status.in_(sent_states), Delivery.is_test.is_(False))
+        )
+    ).one()
+    funnel = Funnel(sent=row[0], delivered=row[1], replied=row[2])
+    recipients = select(Delivery.contact_id).where(
+        *mine, Delivery.status.in_(sent_states), Delivery.contact_id.is_not(None)
+    )
+    if event_id is not None:
+        funnel.attended = (
+            await session.execute(
+                select(func.count(Attendance.id)).where(
+                    Attendance.event_id == event_id,
+                    Attendance.org_id == actor.org_id,
+                    Attendance.checked_in_at.is_not(None),
+                )
+            )
+        ).scalar_one()
+    funnel.covered = (
+        await session.execute(
+            select(func.count(distinct(CoverageByline.contact_id)))
+            .join(CoverageItem, CoverageItem.id == CoverageByline.coverage_id)
+            .where(*coverage_conds, CoverageByline.contact_id.in_(recipients))
+        )
+    ).scalar_one()
+    return funnel
+
+
+CSV_COLUMNS = (
+    "published_on", "headline", "outlet", "medium", "byline", "reach", "tone", "language",
+    "key_messages", "campaign", "event", "url", "notes",
+)  # fmt: skip
+
+
+async def report_csv(session: AsyncSession, result: Report) -> str:
+    """The report's items as CSV (UTF-8 with a byte-order mark, which Excel needs to read
+    ë and č)."""
+    names = {
+        cid: name
+        for cid, name in (
+            await session.execute(
+                select(Campaign.id, Campaign.name).where(
+                    Campaign.id.in_({i.campaign_id for i, _ in result.items if i.campaign_id})  # type: ignore[union-attr]
+                )
+            )
+        ).all()
+    }
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for item, outlet in result.items:
+        writer.writerow([
+            item.published_on.isoformat(), item.headline, outlet, item.medium,
+            ", ".join(item.authors), item.reach if item.reach is not None else "", item.tone,
+            item.language, "; ".join(item.key_messages), names.get(item.campaign_id or 0, ""),
+            item.event_id or "", item.url, item.notes,
+        ])  # fmt: skip
+    return out.getvalue()

@@ -1,0 +1,174 @@
+"""Coverage reports against a fixture whose numbers are computed by hand: a press-conference
+invitation sent to five journalists (one bounced, two replied, three came), four items of
+coverage (one still a suggestion), and another organisation's item that must not count."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime
+
+import httpx
+import pytest
+from bs4 import BeautifulSoup
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.contacts import ContactIn, create_contact
+from crm.errors import InvalidInput, NotFound
+from crm.models import Attendance, Campaign, CoverageItem, Delivery, Event
+from crm.outlets import OutletIn, create_outlet
+from outreach.coverage import items, reports
+from outreach.coverage.items import CoverageIn
+from tests.conftest import World, login
+
+NOW = datetime(2026, 11, 10, 9, tzinfo=UTC)
+
+
+async def _fixture(session: AsyncSession, world: World) -> dict[str, int]:
+    ed = world.editor
+    org = ed.org_id
+    koha = await create_outlet(session, ed, OutletIn(name="Koha", medium="online"))
+    rtk = await create_outlet(session, ed, OutletIn(name="RTK", medium="tv"))
+    people = []
+    for given in ("Arta", "Besa", "Dren", "Era", "Fatos"):
+        contact = await create_contact(
+            session, ed, ContactIn(given_name=given, family_name="K", emails=[f"{given}@x.net"])
+        )
+        people.append(contact.id or 0)
+    event = Event(
+        org_id=org, title="Konferenca", starts_at=NOW.replace(day=20),
+        ends_at=NOW.replace(day=20, hour=11), uid="konferenca@beatbook",
+    )  # fmt: skip
+    session.add(event)
+    await session.flush()
+    campaign = Campaign(org_id=org, name="Ftesë", kind="invitation", status="finished",
+                        event_id=event.id, launched_at=NOW)  # fmt: skip
+    other = Campaign(org_id=org, name="Tjetër", status="finished", launched_at=NOW)
+    session.add_all([campaign, other])
+    await session.flush()
+    for n, contact_id in enumerate(people):
+        name = ("Arta", "Besa", "Dren", "Era", "Fatos")[n]
+        session.add(
+            Delivery(
+                campaign_id=campaign.id or 0, org_id=org, contact_id=contact_id,
+                address=f"{name}@x.net", address_norm=f"{name.lower()}@x.net", language="sq",
+                message_id=f"<{n}@qendra.org>", status="sent", sent_at=NOW,
+                bounced_at=NOW if n == 4 else None,  # Fatos bounced
+                replied_at=NOW if n in (0, 1) else None,  # Arta and Besa replied
+            )
+        )  # fmt: skip
+        if n < 3:  # Arta, Besa and Dren came
+            session.add(Attendance(event_id=event.id or 0, org_id=org, contact_id=contact_id,
+                                   rsvp="accepted", checked_in_at=NOW.replace(day=20)))  # fmt: skip
+    # A test send to the officer herself is no recipient.
+    session.add(Delivery(campaign_id=campaign.id or 0, org_id=org, address="me@qendra.org",
+                         address_norm="me@qendra.org", language="sq", message_id="<t@q>",
+                         status="sent", is_test=True))  # fmt: skip
+    await session.commit()
+    ids = {"event": event.id or 0, "campaign": campaign.id or 0, "other": other.id or 0,
+           "koha": koha.id or 0, "rtk": rtk.id or 0}  # fmt: skip
+    arta, besa, _, era, _ = people
+
+    async def log(**given: object) -> None:
+        base: dict[str, object] = {"headline": "H", "published_on": date(2026, 11, 21)}
+        await items.create_coverage(session, ed, CoverageIn.model_validate(base | given))
+
+    await log(headline="Konferenca e Qendrës", outlet_id=ids["koha"], byline=[arta],
+              campaign_id=ids["campaign"], reach=50_000, tone="positive", language="sq",
+              url="https://koha.net/1")  # fmt: skip
+    await log(headline="Lajmet e mbrëmjes", outlet_id=ids["rtk"], medium="tv", byline=[besa, era],
+              event_id=ids["event"], reach=200_000, tone="neutral", language="sq",
+              published_on=date(2026, 11, 20))  # fmt: skip
+    await log(headline="Court delays", outlet_id=ids["koha"], campaign_id=ids["campaign"],
+              tone="", language="en", url="https://koha.net/2",
+              published_on=date(2026, 12, 2))  # fmt: skip
+    await log(headline="Tjetër", campaign_id=ids["other"], url="https://koha.net/3")
+    suggested = CoverageItem(
+        org_id=org, state="suggested", headline="Suggested", campaign_id=ids["campaign"],
+        published_on=date(2026, 11, 22),
+    )  # fmt: skip
+    session.add(suggested)
+    outsider_item = CoverageItem(org_id=world.outsider.org_id, headline="Theirs",
+                                 published_on=date(2026, 11, 21))  # fmt: skip
+    session.add(outsider_item)
+    await session.commit()
+    return ids
+
+
+async def test_an_events_report_adds_up(session: AsyncSession, world: World) -> None:
+    ids = await _fixture(session, world)
+    result = await reports.report(session, world.editor, event_id=ids["event"])
+    # Its invitation's two items and the one logged against the event itself.
+    assert [i.headline for i, _ in result.items] == [
+        "Lajmet e mbrëmjes", "Konferenca e Qendrës", "Court delays",
+    ]  # fmt: skip
+    assert result.by_outlet == [("Koha", 2), ("RTK", 1)]
+    assert result.by_medium == [("online", 2), ("tv", 1)]
+    assert result.by_tone == [("", 1), ("neutral", 1), ("positive", 1)]
+    assert result.by_language == [("sq", 2), ("en", 1)]
+    assert (result.reach, result.without_reach) == (250_000, 1)
+    assert result.funnel is not None
+    # 5 reached (not the test send), 4 not bounced, 2 replied, 3 came, and Arta, Besa and
+    # Era wrote (Era on the TV piece's byline).
+    assert result.funnel.steps() == [
+        ("sent", 5), ("delivered", 4), ("replied", 2), ("attended", 3), ("covered", 3),
+    ]  # fmt: skip
+    # Per day from the first to the last item: 20.11 one, 21.11 one, 2.12 one.
+    assert result.over_time[0] == (date(2026, 11, 20), 1)
+    assert result.over_time[-1] == (date(2026, 12, 2), 1)
+    assert sum(n for _, n in result.over_time) == 3 and len(result.over_time) == 13
+
+
+async def test_a_campaign_and_a_date_range_report(session: AsyncSession, world: World) -> None:
+    ids = await _fixture(session, world)
+    campaign = await reports.report(session, world.editor, campaign_id=ids["campaign"])
+    assert [i.headline for i, _ in campaign.items] == ["Konferenca e Qendrës", "Court delays"]
+    assert campaign.funnel is not None and campaign.funnel.covered == 1  # Arta
+    assert campaign.funnel.attended == 3  # its event's guests
+    november = await reports.report(
+        session, world.editor, since=date(2026, 11, 1), until=date(2026, 11, 30)
+    )
+    assert sorted(i.headline for i, _ in november.items) == [
+        "Konferenca e Qendrës", "Lajmet e mbrëmjes", "Tjetër",
+    ]  # fmt: skip
+    assert november.funnel is not None and november.funnel.sent == 5  # both campaigns' own
+    with pytest.raises(InvalidInput):
+        await reports.report(session, world.editor, since=date(2026, 12, 1), until=date(2026, 1, 1))
+    with pytest.raises(NotFound):
+        await reports.report(session, world.outsider, campaign_id=ids["campaign"])
+    theirs = await reports.report(
+        session, world.outsider, since=date(2026, 11, 1), until=date(2026, 11, 30)
+    )
+    assert [i.headline for i, _ in theirs.items] == ["Theirs"]
+
+
+async def test_the_report_page_csv_and_pdf(
+    client: httpx.AsyncClient, session: AsyncSession, world: World
+) -> None:
+    ids = await _fixture(session, world)
+    await login(client, world.emails["viewer"])  # a director reads reports
+    page = await client.get(f"/coverage/report?event_id={ids['event']}")
+    assert page.status_code == 200
+    soup = BeautifulSoup(page.text, "html.parser")
+    assert [td.text for td in soup.select(".funnel td.n")] == ["5", "4", "2", "3", "3"]
+    assert soup.select_one("svg.chart") is not None
+    names, counts = soup.select(".by-outlet th"), soup.select(".by-outlet td")
+    outlets = {th.text: td.text for th, td in zip(names, counts, strict=True)}
+    assert outlets == {"Koha": "2", "RTK": "1"}
+
+    exported = await client.get(f"/coverage/report.csv?event_id={ids['event']}")
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert [r["headline"] for r in rows] == [
+        "Lajmet e mbrëmjes", "Konferenca e Qendrës", "Court delays",
+    ]  # fmt: skip
+    assert rows[0]["outlet"] == "RTK" and rows[0]["reach"] == "200000"
+
+    pdf = await client.get(f"/coverage/report.pdf?event_id={ids['event']}")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    assert b"Konferenca" in pdf.content or len(pdf.content) > 5_000  # text is compressed
+
+    bad = await client.get("/coverage/report?since=2026-12-01&until=2026-01-01")
+    assert bad.status_code == 422 and "range" in bad.text
+    await login(client, world.emails["outsider"])
+    assert (await client.get(f"/coverage/report?event_id={ids['event']}")).status_code == 404
