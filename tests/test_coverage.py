@@ -12,7 +12,7 @@ from bs4 import BeautifulSoup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import privacy
+from crm import accounts, privacy
 from crm.contacts import ContactIn, RoleIn, create_contact
 from crm.errors import InvalidInput, NotFound, PermissionDenied
 from crm.models import Contact, CoverageItem, Interaction
@@ -265,3 +265,37 @@ async def test_a_bad_date_or_link_is_a_clear_message_never_a_500(
         assert _page(response).select_one(".field.invalid, fieldset.invalid") is not None
     bad = await client.post("/coverage/fetch", data={"csrftoken": token, "url": "ftp://x"})
     assert bad.status_code == 200 and _page(bad).select_one(".draft-notes .error") is not None
+
+
+async def test_coverage_through_the_api(
+    client: httpx.AsyncClient, session: AsyncSession, world: World
+) -> None:
+    ids = await _newsroom(session, world)
+    token = await accounts.create_api_token(session, actor=world.editor, name="test")
+    client.headers["Authorization"] = f"Bearer {token}"
+    body = {
+        "url": "https://www.koha.net/a/1", "headline": "Raporti", "outlet_id": ids["koha"],
+        "byline": [ids["arben"]], "published_on": "2026-11-20", "tone": "neutral",
+    }  # fmt: skip
+    created = await client.post("/api/v1/coverage", json=body)
+    assert created.status_code == 201, created.text
+    item_id = created.json()["id"]
+    again = await client.post("/api/v1/coverage", json={**body, "url": "http://koha.net/a/1/"})
+    assert again.status_code == 422  # the same article
+    bad = await client.post("/api/v1/coverage", json={**body, "tone": "furious"})
+    assert bad.status_code == 422
+    listed = await client.get("/api/v1/coverage")
+    assert listed.json()["total"] == 1 and listed.json()["items"][0]["outlet"] == "Koha Ditore"
+    got = await client.get(f"/api/v1/coverage/{item_id}")
+    assert got.json()["byline"] == [ids["arben"]]
+    changed = await client.put(
+        f"/api/v1/coverage/{item_id}", json={**body, "byline": [ids["milica"]], "reach": 5}
+    )
+    assert changed.status_code == 200 and changed.json()["reach"] == 5
+    assert len(await _timeline(session, ids["milica"])) == 1
+    assert await _timeline(session, ids["arben"]) == []
+    # Reading a page without saving: a private address is refused with a clear error.
+    read = await client.post("/api/v1/coverage/from-url", params={"url": "http://127.0.0.1/x"})
+    assert read.status_code == 200 and read.json()["error"]
+    assert (await client.delete(f"/api/v1/coverage/{item_id}")).status_code == 204
+    assert (await client.get(f"/api/v1/coverage/{item_id}")).status_code == 404
