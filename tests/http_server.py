@@ -121,6 +121,8 @@ class HttpServer:
             await self._answer(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass  # the client went away, as a client that gives up does
+        except ValueError:
+            writer.write(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
         finally:
             self._tasks.discard(task)
             writer.close()

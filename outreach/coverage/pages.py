@@ -21,14 +21,14 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
-from itertools import islice
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import charset_normalizer
-from bs4 import BeautifulSoup, SoupStrainer, Tag
+from bs4 import BeautifulSoup, NavigableString, PageElement, SoupStrainer, Tag
 from bs4.exceptions import ParserRejectedMarkup
 
 MAX_BYTES = 2_000_000
@@ -69,14 +69,14 @@ _DATE_NAMES = (
 
 @dataclass(frozen=True)
 class PageMeta:
-    url: str
-    headline: str
-    site_name: str
-    authors: tuple[str, ...]
-    published_at: datetime | None
-    language: str
-    description: str
-    image: str
+    url: str  # the page's canonical URL (og:url, rel=canonical), else the one given
+    headline: str  # at most 500 characters, without a " - Site" suffix
+    site_name: str  # og:site_name, else the JSON-LD publisher's name, else ""
+    authors: tuple[str, ...]  # byline names as written, each once, in page order
+    published_at: datetime | None  # in UTC
+    language: str  # one of LANGUAGES, or ""
+    description: str  # at most 1000 characters
+    image: str  # absolute http(s) URL, or ""
 
 
 def read_page(body: bytes, *, url: str, content_type: str = "") -> PageMeta:
@@ -106,7 +106,7 @@ def read_page(body: bytes, *, url: str, content_type: str = "") -> PageMeta:
         MAX_DESCRIPTION,
     )
     return PageMeta(
-        url=_canonical(meta("og:url") or _link(soup, "canonical"), page_url=url),
+        url=_canonical([meta("og:url"), _link(soup, "canonical")], page_url=url),
         headline=headline,
         site_name=site_name,
         authors=_authors(soup, metas, graph, article, site_name=site_name),
@@ -237,14 +237,20 @@ def _title(soup: BeautifulSoup) -> str:
 
 
 def _text_of(tag: Tag, limit: int) -> str:
-    """The tag's text, read no further than about `limit` characters: an unclosed tag in
-    broken markup holds the rest of the page."""
-    parts, size = [], 0
-    for string in tag.strings:
-        parts.append(string)
-        size += len(string)
-        if size >= limit:
+    """The tag's text, read no further than about `limit` characters or a few hundred nodes:
+    in broken markup an unclosed tag holds the rest of the page."""
+    parts: list[str] = []
+    size = 0
+    stack: list[PageElement] = [tag]
+    for _step in range(500):
+        if not stack or size >= limit:
             break
+        node = stack.pop()
+        if isinstance(node, Tag):
+            stack.extend(reversed(node.contents[:200]))
+        elif type(node) is NavigableString:  # not a comment, doctype or the like
+            parts.append(node)
+            size += len(node)
     return "".join(parts)[:limit]
 
 
@@ -400,7 +406,7 @@ def _is_site(suffix: str, site_name: str, url: str) -> bool:
         return False
     if site_name and key == _key(site_name):
         return True
-    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    host = _host(url)
     if key == _key(host):
         return True
     # "RTK" on rtklive.com, "N1 Info" on n1info.rs, "Koha Ditore" on koha.net.
@@ -411,15 +417,28 @@ def _is_site(suffix: str, site_name: str, url: str) -> bool:
     )
 
 
-def _canonical(value: str, *, page_url: str) -> str:
-    """The page's canonical URL when it is a plausible one, else the URL we were given."""
-    canonical = _absolute(value, base=page_url)
-    if not canonical:
-        return page_url
-    # A canonical pointing at the home page, from an article, is a theme's mistake.
-    if urlsplit(canonical).path in ("", "/") and urlsplit(page_url).path not in ("", "/"):
-        return page_url
-    return canonical
+def _canonical(candidates: list[str], *, page_url: str) -> str:
+    """The first plausible canonical URL the page gives, else the URL we were given."""
+    for value in candidates:
+        canonical = _absolute(value, base=page_url)
+        # A canonical pointing at the home page, from an article, is a theme's mistake.
+        if canonical and (_path(canonical) not in ("", "/") or _path(page_url) in ("", "/")):
+            return canonical
+    return page_url
+
+
+def _path(url: str) -> str:
+    try:
+        return urlsplit(url).path
+    except ValueError:
+        return ""
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").removeprefix("www.")
+    except ValueError:
+        return ""
 
 
 def _absolute(value: str, *, base: str) -> str:
