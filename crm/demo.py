@@ -15,14 +15,30 @@ from crm.beats import all_beats
 from crm.contacts import ContactIn, RoleIn, create_contact
 from crm.errors import InvalidInput
 from crm.lists import ListIn
-from crm.models import Contact, Interaction, Organisation, Outlet
+from crm.models import (
+    COVERAGE_MEDIA,
+    Contact,
+    CoverageByline,
+    CoverageItem,
+    Interaction,
+    Organisation,
+    Outlet,
+)
 from crm.outlets import OutletIn, create_outlet
+from crm.search import search_key
 
 DEMO_PASSWORD = "beatbook-demo"
 ORGS = (
     ("Qendra për Drejtësi dhe Transparencë", "qdt", 300),
     ("Rrjeti Gjelbër i Kosovës", "rgk", 120),
 )
+
+
+# What coverage monitoring looks for: each organisation's name in the other languages.
+KEYWORDS = {
+    "qdt": ["Centar za pravdu i transparentnost", "Center for Justice and Transparency", "QDT"],
+    "rgk": ["Zelena mreža Kosova", "Kosovo Green Network", "RGK"],
+}
 
 
 async def load_demo(session: AsyncSession, *, seed: int = 7) -> list[tuple[str, str, str]]:
@@ -34,6 +50,7 @@ async def load_demo(session: AsyncSession, *, seed: int = 7) -> list[tuple[str, 
     actors: list[Actor] = []
     for name, short, _ in ORGS:
         org = await get_or_create_org(session, name)
+        org.coverage_keywords = KEYWORDS[short]
         for role in ("owner", "editor", "viewer"):
             email = f"{role}@{short}.example"
             await create_user(
@@ -94,7 +111,7 @@ async def _load_org(
         except InvalidInput:
             await session.rollback()
             continue
-        _add_history(session, actor, contact, rng, now)
+        await _add_history(session, actor, contact, outlets[j["outlet_index"]], rng, now)
         created.append(contact.id or 0)
     await session.commit()
     invitees = await lists.create_list(
@@ -118,16 +135,24 @@ async def _load_org(
     await session.commit()
 
 
-def _add_history(
-    session: AsyncSession, actor: Actor, contact: Contact, rng: random.Random, now: datetime
+async def _add_history(
+    session: AsyncSession,
+    actor: Actor,
+    contact: Contact,
+    outlet: Outlet,
+    rng: random.Random,
+    now: datetime,
 ) -> None:
-    """A few months of calls, meetings, notes, emails and coverage."""
+    """A few months of calls, meetings, notes, emails and coverage (each piece of coverage
+    logged, with the journalist on its byline)."""
     last = None
     for _ in range(rng.choice((0, 1, 2, 3, 4, 6, 9))):
         kind = rng.choices(
             ("email_out", "email_in", "call", "meeting", "note", "coverage"), (5, 3, 3, 1, 2, 1)
         )[0]
         when = now - timedelta(days=rng.uniform(0, 150), hours=rng.uniform(0, 10))
+        summary = rng.choice(demo_landscape.INTERACTION_SUMMARIES[kind])
+        item = await _coverage(session, actor, contact, outlet, rng, when, summary)
         session.add(
             Interaction(
                 org_id=actor.org_id,
@@ -135,10 +160,37 @@ def _add_history(
                 kind=kind,
                 direction={"email_out": "out", "email_in": "in", "call": "out"}.get(kind, "none"),
                 occurred_at=when,
-                summary=rng.choice(demo_landscape.INTERACTION_SUMMARIES[kind]),
+                summary=f"{summary} — {outlet.name}" if item else summary,
+                coverage_id=item.id if item else None,
             )
         )
         last = max(last or when, when)
     if last:
         contact.last_interaction_at = last
         session.add(contact)
+
+
+async def _coverage(
+    session: AsyncSession,
+    actor: Actor,
+    contact: Contact,
+    outlet: Outlet,
+    rng: random.Random,
+    when: datetime,
+    headline: str,
+) -> CoverageItem | None:
+    """A logged piece of coverage for a "coverage" line of the history (None for the rest)."""
+    if headline not in demo_landscape.INTERACTION_SUMMARIES["coverage"]:
+        return None
+    medium = outlet.medium if outlet.medium in COVERAGE_MEDIA else "online"
+    tone = rng.choices(("positive", "neutral", "negative", ""), (5, 4, 1, 2))[0]
+    item = CoverageItem(
+        org_id=actor.org_id, headline=headline, outlet_id=outlet.id,
+        authors=[contact.full_name], published_on=when.date(), medium=medium,
+        reach=outlet.reach, tone=tone,
+        language=contact.preferred_language, search_text=search_key(headline, contact.full_name),
+    )  # fmt: skip
+    session.add(item)
+    await session.flush()
+    session.add(CoverageByline(coverage_id=item.id or 0, contact_id=contact.id or 0))
+    return item

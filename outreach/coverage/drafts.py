@@ -73,7 +73,7 @@ async def draft_from_url(
             allow_private=settings.coverage_fetch_private,
         )
     except fetch.FetchError as exc:
-        draft.error = str(exc)
+        draft.error = exc.args[0]
         draft.outlet = await outlet_by_domain(session, actor, url)
         _from_outlet(draft)
         return draft

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from crm.i18n import N_
+
 MAX_REDIRECTS = 5
 _REDIRECTS = {301, 302, 303, 307, 308}
 # Addresses of one host tried in turn when a connection is refused (an IPv6 address first,
@@ -38,7 +40,8 @@ _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
 
 class FetchError(Exception):
-    """`str(exc)` is a message fit to show the user (English, short, no stack details)."""
+    """`exc.args[0]` is a message fit to show the user (`N_`, translated where shown; `str(exc)`
+    is its English), short and without stack details."""
 
 
 @dataclass(frozen=True)
@@ -81,11 +84,11 @@ async def fetch(
                 client, url, headers=headers, max_bytes=max_bytes, allow_private=allow_private
             )
     except (TimeoutError, httpx.TimeoutException):
-        raise FetchError("The page took too long to answer.") from None
+        raise FetchError(N_("The page took too long to answer.")) from None
     except httpx.ConnectError:
-        raise FetchError("The site could not be reached.") from None
+        raise FetchError(N_("The site could not be reached.")) from None
     except (httpx.HTTPError, httpx.InvalidURL):
-        raise FetchError("The site's answer could not be read.") from None
+        raise FetchError(N_("The site's answer could not be read.")) from None
     if fetched.status == 304:
         # Validators the server left out of a 304 are still the ones the caller holds.
         return Fetched(
@@ -116,17 +119,22 @@ async def _follow(
             if status in _REDIRECTS:
                 location = response.headers.get("Location", "").strip()
                 if not location:
-                    raise FetchError(f"The page answered {status} without saying where to go.")
+                    raise FetchError(
+                        N_(
+                            "The page answered %(status)s without saying where to go.",
+                            status=status,
+                        )
+                    )
                 current = _checked_url(location, base=current)
                 continue
             if status == 304:
                 return _fetched(current, response, b"")
             if not 200 <= status < 300:
-                raise FetchError(f"The page answered {status}.")
+                raise FetchError(N_("The page answered %(status)s.", status=status))
             return _fetched(current, response, await _read(response, max_bytes))
         finally:
             await response.aclose()
-    raise FetchError("The link redirects too many times.")
+    raise FetchError(N_("The link redirects too many times."))
 
 
 def _checked_url(url: str, *, base: httpx.URL | None = None) -> httpx.URL:
@@ -134,13 +142,13 @@ def _checked_url(url: str, *, base: httpx.URL | None = None) -> httpx.URL:
     try:
         parsed = base.join(url.strip()) if base is not None else httpx.URL(url.strip())
     except (httpx.InvalidURL, ValueError, UnicodeError):
-        raise FetchError("That is not a valid link.") from None
+        raise FetchError(N_("That is not a valid link.")) from None
     if parsed.scheme not in ("http", "https"):
-        raise FetchError("Only http and https links can be fetched.")
+        raise FetchError(N_("Only http and https links can be fetched."))
     if parsed.userinfo:
-        raise FetchError("Links with a user name or password cannot be fetched.")
+        raise FetchError(N_("Links with a user name or password cannot be fetched."))
     if not parsed.raw_host:
-        raise FetchError("That is not a valid link.")
+        raise FetchError(N_("That is not a valid link."))
     return parsed
 
 
@@ -154,9 +162,9 @@ async def _resolve(url: httpx.URL, *, allow_private: bool) -> list[str]:
         infos = []
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
-        raise FetchError(f"The site {url.host} could not be found.")
+        raise FetchError(N_("The site %(host)s could not be found.", host=url.host))
     if not allow_private and any(_is_internal(ipaddress.ip_address(a)) for a in addresses):
-        raise FetchError("Links to private or local network addresses cannot be fetched.")
+        raise FetchError(N_("Links to private or local network addresses cannot be fetched."))
     return addresses
 
 
@@ -205,7 +213,9 @@ async def _open(
 
 
 async def _read(response: httpx.Response, max_bytes: int) -> bytes:
-    too_large = FetchError(f"The page is larger than {_size(max_bytes)}, too large to read.")
+    too_large = FetchError(
+        N_("The page is larger than %(size)s, too large to read.", size=_size(max_bytes))
+    )
     try:
         declared = int(response.headers.get("Content-Length", ""))
     except ValueError:
