@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import EmailStr, StringConstraints
 from sqlalchemy import String, and_, case, cast, delete, false, func, literal, or_, select, update
@@ -345,7 +346,7 @@ async def _coverage(session: AsyncSession, org_id: int, contact_id: int) -> list
 async def _scrub_coverage(session: AsyncSession, org_id: int, contact_id: int, name: str) -> None:
     """Published pieces stay (they are public, and the organisation's record), but the
     person's name leaves the byline Beatbook kept of them."""
-    folded = fold(name)
+    folded = sorted(fold(name).split())  # "Krasniqi Arbën" is the same name
     items = await session.execute(
         select(CoverageItem).where(
             CoverageItem.org_id == org_id,
@@ -355,10 +356,11 @@ async def _scrub_coverage(session: AsyncSession, org_id: int, contact_id: int, n
         )
     )
     for item in items.scalars():
-        kept = [a for a in item.authors if fold(a) != folded]
+        kept = [a for a in item.authors if sorted(fold(a).split()) != folded]
         if kept != item.authors:
             item.authors = kept
-            item.search_text = search_key(item.headline, " ".join(kept))[:2000]
+            host = (urlsplit(item.url).hostname or "").removeprefix("www.")
+            item.search_text = search_key(item.headline, " ".join(kept), host)[:2000]
             session.add(item)
 
 

@@ -299,3 +299,94 @@ async def test_coverage_through_the_api(
     assert read.status_code == 200 and read.json()["error"]
     assert (await client.delete(f"/api/v1/coverage/{item_id}")).status_code == 204
     assert (await client.get(f"/api/v1/coverage/{item_id}")).status_code == 404
+
+
+async def test_a_clipping_is_uploaded_from_the_items_page(
+    client: httpx.AsyncClient, session: AsyncSession, world: World
+) -> None:
+    ids = await _newsroom(session, world)
+    item = await items.create_coverage(session, world.editor, _item(ids, url="", medium="print"))
+    token = await login(client, world.emails["editor"])
+    path = f"/coverage/{item.id}/clipping"
+    files = {"clipping": ("koha-21-11.pdf", PDF, "application/pdf")}
+    # Without the form's token (another site's form) nothing is stored.
+    assert (await client.post(path, files=files)).status_code == 403
+    sent = await client.post(path, data={"csrftoken": token}, files=files)
+    assert sent.status_code == 303
+    page = _page(await client.get(f"/coverage/{item.id}"))
+    assert page.select_one("#clipping a").text == "koha-21-11.pdf"
+    download = await client.get(path)
+    assert download.content == PDF and download.headers["content-type"] == "application/pdf"
+    fake = {"clipping": ("virus.pdf", b"MZ\x90\x00", "application/pdf")}
+    refused = await client.post(path, data={"csrftoken": token}, files=fake)
+    assert refused.status_code == 422 and "PDF, PNG, JPEG or WebP" in refused.text
+
+
+async def test_reading_a_link_keeps_what_the_officer_typed(
+    client: httpx.AsyncClient, session: AsyncSession, world: World
+) -> None:
+    await _newsroom(session, world)
+    token = await login(client, world.emails["editor"])
+    typed = {
+        "csrftoken": token, "link": "https://127.0.0.1/private", "tone": "negative",
+        "notes": "Thirrja e redaktores", "key_messages": "Mesazhi 1",
+    }  # fmt: skip
+    page = _page(await client.post("/coverage/fetch", data=typed))
+    assert page.select_one(".draft-notes .error") is not None  # a private address, refused
+    assert page.select_one("#f-notes").text == "Thirrja e redaktores"
+    assert page.select_one("#f-key_messages").text == "Mesazhi 1"
+    assert page.select_one("input[name=tone][value=negative]").has_attr("checked")
+    assert page.select_one("#f-url")["value"] == "https://127.0.0.1/private"
+
+
+async def test_odd_numbers_and_dates_are_refused_plainly(
+    client: httpx.AsyncClient, session: AsyncSession, world: World
+) -> None:
+    ids = await _newsroom(session, world)
+    token = await accounts.create_api_token(session, actor=world.editor, name="test")
+    headers = {"Authorization": f"Bearer {token}"}
+    huge = 10**20
+    for query in (f"offset={huge}", f"campaign_id={huge}", "limit=0", "state=all"):
+        response = await client.get(f"/api/v1/coverage?{query}", headers=headers)
+        assert response.status_code == 422, query
+    body = {"headline": "H", "published_on": "2026-11-20", "outlet_id": huge}
+    assert (await client.post("/api/v1/coverage", json=body, headers=headers)).status_code == 422
+    body = {"headline": "H", "published_on": "2026-11-20", "byline": [ids["arben"], huge]}
+    assert (await client.post("/api/v1/coverage", json=body, headers=headers)).status_code == 422
+    await login(client, world.emails["editor"])
+    far = await client.get("/coverage/report?since=9999-12-30&until=9999-12-31")
+    assert far.status_code == 422
+    assert (await client.get("/coverage/report?campaign_id=abc")).status_code == 404
+    assert (await client.get("/coverage/report.csv?since=2026-13-01")).status_code == 422
+
+
+async def test_erasure_finds_the_name_in_either_order(
+    session: AsyncSession, world: World, settings: Settings
+) -> None:
+    ids = await _newsroom(session, world)
+    item = await items.create_coverage(
+        session, world.editor, _item(ids, authors=["KRASNIQI Arbën"], byline=[ids["arben"]])
+    )
+    await privacy.erase_contact(session, world.editor, settings, ids["arben"])
+    kept = await session.get(CoverageItem, item.id, populate_existing=True)
+    assert kept is not None and kept.authors == [] and "krasniqi" not in kept.search_text
+    assert "koha.net" in kept.search_text  # the address still finds it
+
+
+async def test_choosing_the_outlet_offers_its_journalists_for_the_byline(
+    client: httpx.AsyncClient, session: AsyncSession, world: World
+) -> None:
+    ids = await _newsroom(session, world)
+    await login(client, world.emails["editor"])
+    htmx = {"HX-Request": "true"}
+    found = await client.get(f"/coverage/byline?outlet_id={ids['koha']}", headers=htmx)
+    names = [label.text.strip() for label in _page(found).select("#byline-choices label")]
+    assert sorted(names) == ["Arbën Krasniqi", "Milica Đorđević"]
+    # What was ticked stays ticked; another organisation's outlet offers nobody.
+    kept = await client.get(
+        f"/coverage/byline?outlet_id=999&byline_ids={ids['arben']}", headers=htmx
+    )
+    assert [i["value"] for i in _page(kept).select("input:checked")] == [str(ids["arben"])]
+    await login(client, world.emails["outsider"])
+    theirs = await client.get(f"/coverage/byline?outlet_id={ids['koha']}", headers=htmx)
+    assert _page(theirs).select("#byline-choices label") == []

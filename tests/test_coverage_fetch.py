@@ -4,6 +4,7 @@ link must not make our server reach (other schemes, credentials, private address
 from __future__ import annotations
 
 import asyncio
+import gzip
 import socket
 import time
 from collections.abc import Iterator
@@ -271,3 +272,21 @@ async def test_changed_page_comes_back_whole_despite_an_old_etag(site: HttpServe
     assert fetched.status == 200
     assert fetched.body == b"<rss/>"
     assert fetched.etag == '"v8"'
+
+
+async def test_a_compressed_page_is_unpacked_only_up_to_the_limit(site: HttpServer) -> None:
+    # Asked for no compression, a server may compress anyway: a page is still read, and a
+    # few kilobytes that unpack to 50 MB are refused before they are unpacked.
+    html = PAGE.read_bytes()
+    site.serve("/gz", body=gzip.compress(html), headers={"Content-Encoding": "gzip"})
+    got = await fetch(site.url("/gz"), allow_private=True)
+    assert got.body == html
+    assert site.requests_to("/gz")[0].headers["accept-encoding"] == "identity"
+    bomb = gzip.compress(b"<div>" * 10_000_000)
+    assert len(bomb) < 200_000
+    site.serve("/bomb", body=bomb, headers={"Content-Encoding": "gzip"})
+    with pytest.raises(FetchError, match="too large"):
+        await fetch(site.url("/bomb"), allow_private=True, max_bytes=1_000_000)
+    site.serve("/br", body=b"\x1b\x00", headers={"Content-Encoding": "br"})
+    with pytest.raises(FetchError, match="compressed"):
+        await fetch(site.url("/br"), allow_private=True)

@@ -161,3 +161,39 @@ async def test_a_link_logged_by_hand_is_not_suggested_and_a_broken_feed_says_why
     await _drain(maker, watching.model_copy(update={"coverage_fetch_private": False}))
     feed = await session.get(OutletFeed, feeds[web.url("/feed")].id, populate_existing=True)
     assert feed is not None and feed.error
+
+
+async def test_an_odd_entry_or_a_broken_feed_never_stops_monitoring(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    watching: Settings,
+    web: HttpServer,
+) -> None:
+    feed = (FEEDS / "koha_wordpress_rss.xml").read_bytes()
+    long_link = b"https://www.koha.net/arberi/412345/" + b"x" * 1200 + b"/"
+    odd = feed.replace(
+        b"https://www.koha.net/arberi/412345/qendra-per-drejtesi-kerkon-hetim-per-tenderin-e-ujesjellesit/",
+        long_link,
+    )
+    web.serve("/odd", body=odd, headers=RSS)
+    web.serve("/good", body=feed, headers=RSS)
+    koha = await create_outlet(session, world.editor, OutletIn(name="Koha", medium="online"))
+    theirs = await create_outlet(session, world.outsider, OutletIn(name="Koha", medium="online"))
+    await monitor.add_feed(session, world.editor, koha.id or 0, web.url("/odd"))
+    await monitor.add_feed(session, world.outsider, theirs.id or 0, web.url("/good"))
+    await _drain(maker, watching)
+    ours = await _suggested(session, world.editor.org_id)
+    assert len(ours) == 2  # the entry with a link too long to keep is kept without it
+    assert [i.url for i in ours if not i.url] == [""]
+    # The other organisation (named Other Org: its name is in none of the items) has its
+    # feed read all the same.
+    good = (
+        await session.execute(select(OutletFeed).where(OutletFeed.org_id == world.outsider.org_id))
+    ).scalar_one()
+    assert good.polled_at is not None and good.error == ""
+    # And the chain goes on.
+    queued = await session.execute(
+        select(Job.id).where(Job.kind == monitor.POLL_KIND, Job.status == "queued")
+    )
+    assert len(queued.all()) == 1

@@ -13,6 +13,7 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm import coalitions
 from crm.contacts import ContactIn, create_contact
 from crm.errors import InvalidInput, NotFound
 from crm.models import Attendance, Campaign, CoverageItem, Delivery, Event
@@ -59,7 +60,12 @@ async def _fixture(session: AsyncSession, world: World) -> dict[str, int]:
         )  # fmt: skip
         if n < 3:  # Arta, Besa and Dren came
             session.add(Attendance(event_id=event.id or 0, org_id=org, contact_id=contact_id,
-                                   rsvp="accepted", checked_in_at=NOW.replace(day=20)))  # fmt: skip
+                                   address_norm=f"{name.lower()}@x.net", rsvp="accepted",
+                                   checked_in_at=NOW.replace(day=20)))  # fmt: skip
+    # Someone who walked in without an invitation came, but is no step of the funnel.
+    session.add(Attendance(event_id=event.id or 0, org_id=org, name="Walk-in",
+                           address_norm="walkin@x.net", walk_in=True,
+                           checked_in_at=NOW.replace(day=20)))  # fmt: skip
     # A test send to the officer herself is no recipient.
     session.add(Delivery(campaign_id=campaign.id or 0, org_id=org, address="me@qendra.org",
                          address_norm="me@qendra.org", language="sq", message_id="<t@q>",
@@ -172,3 +178,43 @@ async def test_the_report_page_csv_and_pdf(
     assert bad.status_code == 422 and "range" in bad.text
     await login(client, world.emails["outsider"])
     assert (await client.get(f"/coverage/report?event_id={ids['event']}")).status_code == 404
+
+
+async def test_the_csv_keeps_formulas_as_text(session: AsyncSession, world: World) -> None:
+    await items.create_coverage(
+        session, world.editor,
+        CoverageIn(headline='=HYPERLINK("http://evil.example","Kliko")',
+                   authors=["+cmd|' /C calc'!A0"], published_on=date(2026, 11, 3)),
+    )  # fmt: skip
+    result = await reports.report(
+        session, world.editor, since=date(2026, 11, 1), until=date(2026, 11, 30)
+    )
+    [row] = list(csv.DictReader(io.StringIO((await reports.report_csv(session, result))[1:])))
+    assert row["headline"].startswith("'=HYPERLINK")
+    assert row["byline"].startswith("'+cmd")
+
+
+async def test_a_partner_logs_and_reports_coverage_of_a_joint_campaign(
+    session: AsyncSession, world: World
+) -> None:
+    coalition = await coalitions.create_coalition(session, world.owner, "Koalicioni")
+    await coalitions.invite_org(session, world.owner, coalition.id or 0, "Other Org")
+    await coalitions.respond(session, world.outsider, coalition.id or 0, accept=True)
+    joint = Campaign(org_id=world.owner.org_id, coalition_id=coalition.id, name="E përbashkët",
+                     status="finished", launched_at=NOW)  # fmt: skip
+    session.add(joint)
+    await session.flush()
+    session.add(Delivery(campaign_id=joint.id or 0, org_id=world.owner.org_id,
+                         address="lead@x.net", address_norm="lead@x.net", language="sq",
+                         message_id="<j1@q>", status="sent"))  # fmt: skip
+    await session.commit()
+    await items.create_coverage(
+        session, world.outsider,
+        CoverageIn(headline="Deklarata e koalicionit", campaign_id=joint.id,
+                   published_on=date(2026, 11, 12)),
+    )  # fmt: skip
+    result = await reports.report(session, world.outsider, campaign_id=joint.id)
+    assert [i.headline for i, _ in result.items] == ["Deklarata e koalicionit"]
+    assert result.funnel is not None and result.funnel.sent == 0  # the lead's recipients
+    lead = await reports.report(session, world.owner, campaign_id=joint.id)
+    assert lead.items == [] and lead.funnel is not None and lead.funnel.sent == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 import httpx
@@ -21,6 +22,8 @@ from crm.models import CaughtMessage
 from crm.outlets import OutletIn, create_outlet
 from crm.settings import Settings
 from outreach import campaigns, senders
+from outreach.coverage import items as coverage_items
+from outreach.coverage import monitor
 from tests.conftest import World, csrf_of, login
 
 
@@ -93,7 +96,15 @@ async def seed(session: AsyncSession, world: World) -> dict[str, int]:
         session, event, org_id=world.editor.org_id, name="Besa", address="besa@rtk.live"
     )
     await session.commit()
+    coverage = await coverage_items.create_coverage(
+        session, world.editor,
+        coverage_items.CoverageIn(headline="Raporti", published_on=date(2026, 11, 20),
+                                  outlet_id=outlet.id),
+    )  # fmt: skip
+    feed = await monitor.add_feed(session, world.editor, outlet.id or 0, "https://koha.net/feed")
     return {
+        "item_id": coverage.id or 0,
+        "feed_id": feed.id or 0,
         "org_id": world.owner.org_id,  # the events feed's: without its secret, 404
         "event_id": event.id or 0,
         "guest_id": guest.id or 0,
@@ -130,6 +141,8 @@ def valid_api_body(path: str, ids: dict[str, int]) -> dict[str, Any]:
         return {"delivery_ids": [1], "outcome": "sent"}
     if path.startswith("/api/v1/events"):
         return {"title": "x", "starts_at": "2026-12-15T11:00", "ends_at": "2026-12-15T12:00"}
+    if path.startswith("/api/v1/coverage"):
+        return {"headline": "x", "published_on": "2026-11-20"}
     if path.startswith("/api/v1/senders"):
         return {"from_name": "x", "from_address": "x@example.org"}
     for prefix, body in (

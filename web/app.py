@@ -90,8 +90,11 @@ class SecurityHeaders:
 # python-multipart that FastAPI needs, so these check the form's token themselves
 # (web.deps.require_form_csrf) and every other path refuses multipart bodies outright.
 UPLOAD_PATHS = frozenset({"/imports", "/api/v1/imports"})
-# A campaign's attachments: /campaigns/12/attachments and its API twin.
-UPLOAD_PATTERN = re.compile(r"(/api/v1)?/campaigns/[0-9]{1,10}/attachments")
+# A campaign's attachments (/campaigns/12/attachments and its API twin), a coverage item's
+# clipping (/coverage/12/clipping).
+UPLOAD_PATTERN = re.compile(
+    r"(/api/v1)?/campaigns/[0-9]{1,10}/attachments|/coverage/[0-9]{1,10}/clipping"
+)
 
 
 def is_upload_path(path: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,7 +41,7 @@ class Draft:
 def blank_values(**given: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
         "url": "", "headline": "", "outlet_id": None, "authors": "", "byline_ids": [],
-        "published_on": date.today().isoformat(), "medium": "online", "reach": None,
+        "published_on": datetime.now(LOCAL).date().isoformat(), "medium": "online", "reach": None,
         "tone": "", "language": "", "key_messages": "", "campaign_id": None,
         "event_id": None, "notes": "",
     }  # fmt: skip

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import zlib
 from dataclasses import dataclass
 
 import httpx
@@ -67,7 +68,13 @@ async def fetch(
     user_agent: str = "Beatbook/0.1 (+coverage)",
 ) -> Fetched:
     """GET `url`, following up to five checked redirects; raises only `FetchError`."""
-    headers = {"User-Agent": _header_value(user_agent), "Accept": _header_value(accept)}
+    # No compression: a few hundred compressed bytes can unpack to gigabytes before the size
+    # limit sees them.
+    headers = {
+        "User-Agent": _header_value(user_agent),
+        "Accept": _header_value(accept),
+        "Accept-Encoding": "identity",
+    }
     # Validators come back from earlier answers; one that cannot be sent is left out.
     if _header_value(etag):
         headers["If-None-Match"] = etag
@@ -222,11 +229,26 @@ async def _read(response: httpx.Response, max_bytes: int) -> bytes:
         declared = 0
     if declared > max_bytes:
         raise too_large
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+        raise FetchError(N_("The site sent the page compressed in a way Beatbook cannot read."))
+    # Read raw and unpack here, at most max_bytes: a few compressed bytes can unpack to
+    # gigabytes (a server may compress though it was asked not to).
+    unpack = None
+    if encoding in ("gzip", "x-gzip"):
+        unpack = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        unpack = zlib.decompressobj()
     body = bytearray()
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) > max_bytes:
-            raise too_large
+    try:
+        async for chunk in response.aiter_raw():
+            if unpack is not None:
+                chunk = unpack.decompress(chunk, max_bytes + 1 - len(body))
+            body += chunk
+            if len(body) > max_bytes or (unpack is not None and unpack.unconsumed_tail):
+                raise too_large
+    except zlib.error:
+        raise FetchError(N_("The site's answer could not be read.")) from None
     return bytes(body)
 
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, StringConstraints, field_validator
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import audit, coalitions
@@ -31,10 +32,10 @@ from crm.models import (
     Interaction,
     Outlet,
 )
-from crm.models.base import Input
+from crm.models.base import DbId, Input
 from crm.search import fold, like_pattern, query_terms, search_key
 from crm.settings import Settings
-from outreach.campaigns import get_campaign
+from outreach.campaigns import readable_campaign
 
 MAX_BYLINE = 20
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
@@ -51,19 +52,19 @@ CLIPPING_TYPES = {
 class CoverageIn(Input):
     url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] = ""
     headline: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-    outlet_id: int | None = None
+    outlet_id: DbId | None = None
     authors: list[Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]] = Field(
         default_factory=list, max_length=MAX_BYLINE
     )
-    byline: list[int] = Field(default_factory=list, max_length=MAX_BYLINE)
+    byline: list[DbId] = Field(default_factory=list, max_length=MAX_BYLINE)
     published_on: date
     medium: Literal["online", "print", "tv", "radio"] = "online"
     reach: int | None = Field(default=None, ge=0, le=1_000_000_000)
     tone: Literal["positive", "neutral", "negative", ""] = ""
     language: Literal["en", "sq", "sr-Latn", "sr-Cyrl", ""] = ""
     key_messages: list[Text] = Field(default_factory=list, max_length=20)
-    campaign_id: int | None = None
-    event_id: int | None = None
+    campaign_id: DbId | None = None
+    event_id: DbId | None = None
     notes: Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)] = ""
 
     @field_validator("url")
@@ -74,7 +75,8 @@ class CoverageIn(Input):
         if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", value):
             value = "https://" + value
         parts = urlsplit(value)
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname or " " in value:
+        bad = any(c.isspace() or ord(c) < 32 for c in value)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname or bad:
             raise ValueError(
                 N_("Enter the article's web address, like https://www.outlet.example/…")
             )
@@ -92,7 +94,7 @@ class CoverageIn(Input):
     @field_validator("published_on")
     @classmethod
     def _not_ancient(cls, value: date) -> date:
-        if value.year < 1990 or value > date.today().replace(year=date.today().year + 1):
+        if value.year < 1990 or value > date.today() + timedelta(days=366):
             raise ValueError(N_("Enter the date it was published."))
         return value
 
@@ -157,7 +159,7 @@ async def list_coverage(
     state: str = "confirmed",
     campaign_id: int | None = None,
     event_id: int | None = None,
-    outlet_id: int | None = None,
+    outlet_id: DbId | None = None,
     contact_id: int | None = None,
     q: str = "",
     since: date | None = None,
@@ -220,7 +222,7 @@ async def _check_links(session: AsyncSession, actor: Actor, data: CoverageIn) ->
             errors["byline"] = N_("Choose the byline from your contacts.")
     if data.campaign_id is not None:
         try:
-            await get_campaign(session, actor, data.campaign_id)
+            await readable_campaign(session, actor, data.campaign_id)
         except NotFound:
             errors["campaign_id"] = N_("Choose one of your campaigns.")
     if data.event_id is not None:
@@ -243,6 +245,16 @@ async def same_article(
     if item_id is not None:
         stmt = stmt.where(CoverageItem.id != item_id)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def _already_logged(session: AsyncSession, actor: Actor, key: str | None) -> None:
+    """Raise the "logged already" error for the item with this key, if there is one."""
+    other = await same_article(session, actor, key, None)
+    if other is not None:
+        raise InvalidInput(
+            {"url": N_("This article is logged already: “%(headline)s”.", headline=other.headline)},
+            links={"url": f"/coverage/{other.id}"},
+        )
 
 
 def _apply(item: CoverageItem, data: CoverageIn) -> None:
@@ -314,7 +326,12 @@ async def create_coverage(
     item.state = "confirmed"
     _apply(item, data)
     session.add(item)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:  # the same article, logged a moment ago (a double submit)
+        await session.rollback()
+        await _already_logged(session, actor, url_key(data.url))
+        raise
     await _set_byline(session, actor, item, data.byline)
     audit.record(
         session, org_id=actor.org_id, user_id=actor.user_id, action="create",
@@ -341,6 +358,12 @@ async def update_coverage(
         item.state = "confirmed"
     _apply(item, data)
     session.add(item)
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        await _already_logged(session, actor, url_key(data.url))
+        raise
     await _set_byline(session, actor, item, data.byline)
     audit.record(
         session, org_id=actor.org_id, user_id=actor.user_id,

@@ -13,8 +13,8 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import jobs
@@ -26,7 +26,14 @@ from crm.outlets import get_outlet
 from crm.settings import Settings
 from outreach.coverage import fetch
 from outreach.coverage.drafts import LOCAL
-from outreach.coverage.feeds import FeedItem, Keyword, Matcher, compile_keywords, read_feed
+from outreach.coverage.feeds import (
+    MAX_BODY,
+    FeedItem,
+    Keyword,
+    Matcher,
+    compile_keywords,
+    read_feed,
+)
 from outreach.coverage.items import url_key
 
 log = logging.getLogger("beatbook.coverage")
@@ -162,6 +169,7 @@ async def poll_feed(session: AsyncSession, settings: Settings, feed: OutletFeed)
             accept=FEED_ACCEPT,
             etag=feed.etag,
             last_modified=feed.last_modified,
+            max_bytes=MAX_BODY,
             timeout=settings.coverage_fetch_timeout,
             allow_private=settings.coverage_fetch_private,
         )
@@ -197,9 +205,10 @@ async def poll_feed(session: AsyncSession, settings: Settings, feed: OutletFeed)
         credit = await attribute(session, hits, entry.published_at)
         published = entry.published_at or datetime.now(UTC)
         suggestion = CoverageItem(
-            org_id=feed.org_id, state="suggested", source="feed", url=entry.url,
+            org_id=feed.org_id, state="suggested", source="feed",
+            url=entry.url if len(entry.url) <= 1000 else "",  # a link too long to keep
             url_key=key, headline=(entry.title or entry.url or "?")[:500],
-            outlet_id=feed.outlet_id, authors=list(entry.authors)[:20],
+            outlet_id=feed.outlet_id, authors=[a[:200] for a in entry.authors][:20],
             published_on=published.astimezone(LOCAL).date(),
             medium="online", reach=outlet.reach if outlet else None,
             language=entry.language, excerpt=entry.summary[:2000],
@@ -211,6 +220,9 @@ async def poll_feed(session: AsyncSession, settings: Settings, feed: OutletFeed)
                 session.add(suggestion)
         except IntegrityError:  # suggested a moment ago by another poll
             continue
+        except DBAPIError:  # what the database refuses (one odd entry) is skipped
+            log.warning("feed %s: an entry could not be stored", feed_id, exc_info=True)
+            continue
         added += 1
     session.add(feed)
     await session.commit()
@@ -219,26 +231,48 @@ async def poll_feed(session: AsyncSession, settings: Settings, feed: OutletFeed)
 
 @jobs.handler(POLL_KIND)
 async def _poll_job(session: AsyncSession, job: Job, settings: Settings) -> None:
-    """The feeds that are due, then the next look queued, whatever happened."""
+    """The feeds that are due, then the next look queued, whatever happened: one broken
+    feed (or a database error on it) never stops the others, nor monitoring."""
     job_id = job.id
     due = datetime.now(UTC) - timedelta(minutes=max(settings.feed_poll_minutes, 5))
-    feeds = await session.execute(
-        select(OutletFeed)
-        .where((OutletFeed.polled_at.is_(None)) | (OutletFeed.polled_at < due))
-        .order_by(OutletFeed.polled_at.is_not(None), OutletFeed.polled_at)
-        .limit(FEEDS_PER_RUN)
+    feed_ids = list(
+        (
+            await session.execute(
+                select(OutletFeed.id)
+                .where((OutletFeed.polled_at.is_(None)) | (OutletFeed.polled_at < due))
+                .order_by(OutletFeed.polled_at.is_not(None), OutletFeed.polled_at)
+                .limit(FEEDS_PER_RUN)
+            )
+        ).scalars()
     )
     added = 0
-    for feed in list(feeds.scalars()):
-        try:
-            added += await poll_feed(session, settings, feed)
-        except Exception:  # one broken feed never stops the others
-            log.exception("feed %s could not be polled", feed.id)
-            await session.rollback()
+    try:
+        for feed_id in feed_ids:
+            feed = await session.get(OutletFeed, feed_id, populate_existing=True)
+            if feed is None:
+                continue  # removed meanwhile
+            try:
+                added += await poll_feed(session, settings, feed)
+            except Exception as exc:  # noqa: BLE001
+                log.exception("feed %s could not be polled", feed_id)
+                await session.rollback()
+                await _failed(session, feed_id, exc)
+    finally:
+        if not await _chain_exists(session, ("queued",), other_than=job_id):
+            await jobs.enqueue(session, POLL_KIND, run_at=datetime.now(UTC) + CHECK_EVERY)
+            await session.commit()
     job.progress = {"suggested": added}
     session.add(job)
-    if not await _chain_exists(session, ("queued",), other_than=job_id):
-        await jobs.enqueue(session, POLL_KIND, run_at=datetime.now(UTC) + CHECK_EVERY)
+
+
+async def _failed(session: AsyncSession, feed_id: int, exc: Exception) -> None:
+    """A feed that failed is read again after the interval, not first in every run."""
+    await session.execute(
+        update(OutletFeed)
+        .where(OutletFeed.id == feed_id)
+        .values(polled_at=datetime.now(UTC), error=N_("This feed could not be read."))
+    )
+    await session.commit()
 
 
 async def _chain_exists(

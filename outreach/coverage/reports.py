@@ -18,8 +18,16 @@ from crm.accounts import Actor
 from crm.errors import InvalidInput
 from crm.events import get_event
 from crm.i18n import N_
-from crm.models import Attendance, Campaign, CoverageByline, CoverageItem, Delivery, Outlet
-from outreach.campaigns import get_campaign
+from crm.models import (
+    Attendance,
+    Campaign,
+    CoverageByline,
+    CoverageItem,
+    Delivery,
+    Event,
+    Outlet,
+)
+from outreach.campaigns import readable_campaign
 
 MAX_RANGE_DAYS = 3 * 366
 
@@ -80,7 +88,7 @@ async def report(
     scope: dict[str, str] = {}
     attended_event: int | None = None
     if campaign_id is not None:
-        campaign = await get_campaign(session, actor, campaign_id)
+        campaign = await readable_campaign(session, actor, campaign_id)
         conds.append(CoverageItem.campaign_id == campaign_id)
         campaign_ids, title, scope = [campaign_id], campaign.name, {"campaign_id": str(campaign_id)}
         attended_event = campaign.event_id
@@ -99,7 +107,7 @@ async def report(
             raise InvalidInput({"until": N_("Choose a range of at most three years.")})
         conds += [CoverageItem.published_on >= since, CoverageItem.published_on <= until]
         start = datetime.combine(since, time(0), tzinfo=UTC)
-        end = datetime.combine(until + timedelta(days=1), time(0), tzinfo=UTC)
+        end = datetime.combine(until, time(0), tzinfo=UTC) + timedelta(days=1)
         launched = await session.execute(
             select(Campaign.id).where(
                 Campaign.org_id == actor.org_id,
@@ -164,8 +172,9 @@ async def _funnel(
     event_id: int | None,
     coverage_conds: list,  # type: ignore[type-arg]
 ) -> Funnel:
-    """Journalists at each step: the organisation's own recipients of the campaigns (in a
-    joint campaign, those it holds), sent, not bounced, replied, came, and wrote."""
+    """Addresses at each step, so that each step is part of the one before: the organisation's
+    own recipients of the campaigns (in a joint campaign, those it holds), not bounced,
+    replied, checked in at the event, and on the byline of a confirmed item in scope."""
     mine = [Delivery.org_id == actor.org_id, Delivery.campaign_id.in_(campaign_ids or [0])]
     sent_states = ("sent", "unknown")
     row = (
@@ -180,24 +189,33 @@ async def _funnel(
         )
     ).one()
     funnel = Funnel(sent=row[0], delivered=row[1], replied=row[2])
-    recipients = select(Delivery.contact_id).where(
-        *mine, Delivery.status.in_(sent_states), Delivery.contact_id.is_not(None)
+    reached = select(Delivery.address_norm).where(
+        *mine, Delivery.status.in_(sent_states), Delivery.is_test.is_(False)
     )
     if event_id is not None:
         funnel.attended = (
             await session.execute(
-                select(func.count(Attendance.id)).where(
+                select(func.count(distinct(Attendance.address_norm))).where(
                     Attendance.event_id == event_id,
                     Attendance.org_id == actor.org_id,
                     Attendance.checked_in_at.is_not(None),
+                    Attendance.address_norm.in_(reached),
                 )
             )
         ).scalar_one()
+    writers = (
+        select(CoverageByline.contact_id)
+        .join(CoverageItem, CoverageItem.id == CoverageByline.coverage_id)
+        .where(*coverage_conds)
+    )
     funnel.covered = (
         await session.execute(
-            select(func.count(distinct(CoverageByline.contact_id)))
-            .join(CoverageItem, CoverageItem.id == CoverageByline.coverage_id)
-            .where(*coverage_conds, CoverageByline.contact_id.in_(recipients))
+            select(func.count(distinct(Delivery.address_norm))).where(
+                *mine,
+                Delivery.status.in_(sent_states),
+                Delivery.is_test.is_(False),
+                Delivery.contact_id.in_(writers),
+            )
         )
     ).scalar_one()
     return funnel
@@ -222,15 +240,33 @@ async def report_csv(session: AsyncSession, result: Report) -> str:
             )
         ).all()
     }
+    events = {
+        eid: title
+        for eid, title in (
+            await session.execute(
+                select(Event.id, Event.title).where(
+                    Event.id.in_({i.event_id for i, _ in result.items if i.event_id})  # type: ignore[union-attr]
+                )
+            )
+        ).all()
+    }
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for item, outlet in result.items:
-        writer.writerow([
+        writer.writerow([_cell(v) for v in (
             item.published_on.isoformat(), item.headline, outlet, item.medium,
             ", ".join(item.authors), item.reach if item.reach is not None else "", item.tone,
             item.language, "; ".join(item.key_messages), names.get(item.campaign_id or 0, ""),
-            item.event_id or "", item.url, item.notes,
-        ])  # fmt: skip
+            events.get(item.event_id or 0, ""), item.url, item.notes,
+        )])  # fmt: skip
     return out.getvalue()
+
+
+def _cell(value: object) -> object:
+    """Text a spreadsheet would run as a formula (headlines and bylines come from outside
+    pages and feeds) is kept as text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

@@ -4,21 +4,30 @@ or from a pasted link, an item's page with its clipping; and /api/v1/coverage.""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request, Response, UploadFile
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from crm.errors import Conflict, InvalidInput
+from crm.errors import Conflict, InvalidInput, NotFound
 from crm.i18n import N_
 from outreach.coverage import drafts, items, monitor, reports
 from outreach.coverage.items import CoverageIn
-from web.deps import ApiAuth, CurrentAuth, Id, SessionDep, SettingsDep, rollback
+from web.deps import (
+    ApiAuth,
+    CurrentAuth,
+    Id,
+    SessionDep,
+    SettingsDep,
+    require_form_csrf,
+    rollback,
+)
 from web.forms import field_errors, form_dict, lines, optional_int
 from web.pdf import PdfUnavailable, pdf_of
-from web.rendering import render, render_text
+from web.rendering import is_htmx, render, render_text
+from web.routes.api import IdQuery, Limit, Offset
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(tags=["coverage"])
@@ -28,9 +37,14 @@ STATES = ("confirmed", "suggested", "dismissed")
 
 def _date(value: str | None) -> date | None:
     try:
-        return date.fromisoformat(value) if value else None
+        return _sensible(date.fromisoformat(value)) if value else None
     except ValueError:
         return None
+
+
+def _sensible(value: date | None) -> date | None:
+    """A date a report can be about (no year 9999)."""
+    return value if value is None or 1900 <= value.year <= 2100 else None
 
 
 @router.get("/coverage")
@@ -72,6 +86,12 @@ async def _report(request: Request, auth: CurrentAuth, session: SessionDep) -> r
     since, until = _date(query.get("since")), _date(query.get("until"))
     campaign_id = optional_int(query.get("campaign_id"))
     event_id = optional_int(query.get("event_id"))
+    for name, number in (("campaign_id", campaign_id), ("event_id", event_id)):
+        if query.get(name) and number is None:
+            raise NotFound(name.removesuffix("_id"))
+    for name, day in (("since", since), ("until", until)):
+        if query.get(name) and day is None:
+            raise InvalidInput({name: N_("Enter a date like 2026-11-30.")})
     if campaign_id is None and event_id is None and since is None and until is None:
         until = date.today()
         since = until.replace(day=1)  # this month, until the officer chooses
@@ -246,10 +266,38 @@ async def fetch_link(
     """Read a pasted link and show the form filled in, for the officer to confirm."""
     auth.actor.require_write()
     data = await form_dict(request)
-    draft = await drafts.draft_from_url(session, auth.actor, settings, str(data.get("url", "")))
+    link = str(data.get("link") or data.get("url") or "")
+    draft = await drafts.draft_from_url(session, auth.actor, settings, link)
+    # What the officer had filled in already, which a page does not say, is kept.
+    for name in ("tone", "key_messages", "notes", "reach"):
+        if data.get(name):
+            draft.values[name] = data[name]
     for name in ("campaign_id", "event_id"):
         draft.values[name] = optional_int(data.get(name))
+    draft.values["byline_ids"] = list(
+        dict.fromkeys(
+            [*draft.values["byline_ids"], *(optional_int(i) for i in data.get("byline_ids") or [])]
+        )
+    )
+    draft.values["byline_ids"] = [i for i in draft.values["byline_ids"] if i]
     return await _form(request, auth, session, draft.values, {}, draft=draft)
+
+
+@router.get("/coverage/byline")
+async def byline_choices(request: Request, auth: CurrentAuth, session: SessionDep) -> Response:
+    """The byline checkboxes for the outlet just chosen (its journalists, and those ticked);
+    a fragment for HTMX only."""
+    if not is_htmx(request):
+        return RedirectResponse("/coverage/new", status_code=303)
+    query = request.query_params
+    chosen = [i for i in (optional_int(v) for v in query.getlist("byline_ids")) if i]
+    outlet_id = optional_int(query.get("outlet_id"))
+    ctx = {
+        "candidates": await items.byline_candidates(session, auth.actor, outlet_id, chosen[:50]),
+        "chosen": chosen,
+        "errors": {},
+    }
+    return render(request, "coverage/form.html", ctx, block="byline")
 
 
 async def _save(
@@ -352,14 +400,16 @@ async def upload_clipping(
     settings: SettingsDep,
     item_id: Id,
 ) -> Response:
-    form = await request.form()
-    upload = form.get("clipping")
     try:
-        if not isinstance(upload, UploadFile):
-            raise InvalidInput({"clipping": N_("Choose a file.")})
-        data = await upload.read(settings.clipping_max_bytes + 1)
+        async with request.form(max_files=1, max_fields=5) as form:
+            require_form_csrf(request, form)
+            upload = form.get("clipping")
+            if upload is None or isinstance(upload, str):
+                raise InvalidInput({"clipping": N_("Choose a file.")})
+            data = await upload.read(settings.clipping_max_bytes + 1)
+            filename = upload.filename or ""
         await items.set_clipping(
-            session, auth.actor, settings, item_id, filename=upload.filename or "", data=data
+            session, auth.actor, settings, item_id, filename=filename, data=data
         )
     except InvalidInput as exc:
         await rollback(session, auth)
@@ -411,18 +461,17 @@ def _out(item: Any) -> dict[str, Any]:
 async def api_list(
     auth: ApiAuth,
     session: SessionDep,
-    state: str = "confirmed",
-    campaign_id: int | None = None,
-    event_id: int | None = None,
+    state: Literal["confirmed", "suggested", "dismissed"] = "confirmed",
+    campaign_id: IdQuery = None,
+    event_id: IdQuery = None,
     since: date | None = None,
     until: date | None = None,
-    limit: int = 100,
-    offset: int = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     rows, total = await items.list_coverage(
-        session, auth.actor, state=state if state in STATES else "confirmed",
-        campaign_id=campaign_id, event_id=event_id, since=since, until=until,
-        limit=max(min(limit, 500), 0), offset=max(offset, 0),
+        session, auth.actor, state=state, campaign_id=campaign_id, event_id=event_id,
+        since=_sensible(since), until=_sensible(until), limit=limit, offset=offset,
     )  # fmt: skip
     return {"total": total, "items": [_out(r.item) | {"outlet": r.outlet_name} for r in rows]}
 
