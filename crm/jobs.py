@@ -48,6 +48,17 @@ async def enqueue(
     return job
 
 
+async def exists(
+    session: AsyncSession, kind: str, statuses: tuple[str, ...], *, other_than: int | None = None
+) -> bool:
+    """Whether a job of this kind is in one of these states (other than `other_than`): how a
+    chain of polls stays one chain."""
+    query = select(Job.id).where(Job.kind == kind, Job.status.in_(statuses))
+    if other_than is not None:
+        query = query.where(Job.id != other_than)
+    return (await session.execute(query.limit(1))).first() is not None
+
+
 async def claim(session: AsyncSession, worker: str) -> Job | None:
     """Take one due job under a lease; safe with any number of workers."""
     now = datetime.now(UTC)

@@ -258,7 +258,7 @@ async def _poll_job(session: AsyncSession, job: Job, settings: Settings) -> None
                 await session.rollback()
                 await _failed(session, feed_id, exc)
     finally:
-        if not await _chain_exists(session, ("queued",), other_than=job_id):
+        if not await jobs.exists(session, POLL_KIND, ("queued",), other_than=job_id):
             await jobs.enqueue(session, POLL_KIND, run_at=datetime.now(UTC) + CHECK_EVERY)
             await session.commit()
     job.progress = {"suggested": added}
@@ -275,19 +275,10 @@ async def _failed(session: AsyncSession, feed_id: int, exc: Exception) -> None:
     await session.commit()
 
 
-async def _chain_exists(
-    session: AsyncSession, statuses: tuple[str, ...], *, other_than: int | None = None
-) -> bool:
-    query = select(Job.id).where(Job.kind == POLL_KIND, Job.status.in_(statuses))
-    if other_than is not None:
-        query = query.where(Job.id != other_than)
-    return (await session.execute(query.limit(1))).first() is not None
-
-
 async def _ensure_chain(session: AsyncSession) -> None:
     """A look at the feeds soon (a feed just added is read within the minute)."""
     soon = datetime.now(UTC) + timedelta(minutes=1)
-    running = await _chain_exists(session, ("running",))
+    running = await jobs.exists(session, POLL_KIND, ("running",))
     queued = await session.execute(
         select(Job.id).where(Job.kind == POLL_KIND, Job.status == "queued", Job.run_at <= soon)
     )

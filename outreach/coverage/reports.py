@@ -10,6 +10,7 @@ import io
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -230,26 +231,10 @@ CSV_COLUMNS = (
 async def report_csv(session: AsyncSession, result: Report) -> str:
     """The report's items as CSV (UTF-8 with a byte-order mark, which Excel needs to read
     ë and č)."""
-    names = {
-        cid: name
-        for cid, name in (
-            await session.execute(
-                select(Campaign.id, Campaign.name).where(
-                    Campaign.id.in_({i.campaign_id for i, _ in result.items if i.campaign_id})  # type: ignore[union-attr]
-                )
-            )
-        ).all()
-    }
-    events = {
-        eid: title
-        for eid, title in (
-            await session.execute(
-                select(Event.id, Event.title).where(
-                    Event.id.in_({i.event_id for i, _ in result.items if i.event_id})  # type: ignore[union-attr]
-                )
-            )
-        ).all()
-    }
+    names = await _names(
+        session, Campaign.id, Campaign.name, [i.campaign_id for i, _ in result.items]
+    )
+    events = await _names(session, Event.id, Event.title, [i.event_id for i, _ in result.items])
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
@@ -262,6 +247,17 @@ async def report_csv(session: AsyncSession, result: Report) -> str:
             events.get(item.event_id or 0, ""), item.url, item.notes,
         )])  # fmt: skip
     return out.getvalue()
+
+
+async def _names(
+    session: AsyncSession, id_column: Any, name_column: Any, ids: list[int | None]
+) -> dict[int, str]:
+    """Names by id, for the ids given (campaigns' names, events' titles)."""
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    rows = await session.execute(select(id_column, name_column).where(id_column.in_(wanted)))
+    return {row[0]: row[1] for row in rows.all()}
 
 
 def _cell(value: object) -> object:

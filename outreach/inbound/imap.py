@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import aioimaplib
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import jobs
@@ -281,19 +281,10 @@ async def _queue_next(
 ) -> None:
     # Another poll already queued (a second chain, started by a race at start-up) continues
     # polling: ending this chain keeps it at one.
-    if await _poll_job_exists(session, ("queued",), other_than=job_id):
+    if await jobs.exists(session, POLL_KIND, ("queued",), other_than=job_id):
         return
     delay = 0.0 if now else max(settings.imap_poll_seconds, MIN_INTERVAL)
     await jobs.enqueue(session, POLL_KIND, run_at=datetime.now(UTC) + timedelta(seconds=delay))
-
-
-async def _poll_job_exists(
-    session: AsyncSession, statuses: tuple[str, ...], *, other_than: int | None = None
-) -> bool:
-    query = select(Job.id).where(Job.kind == POLL_KIND, Job.status.in_(statuses))
-    if other_than is not None:
-        query = query.where(Job.id != other_than)
-    return (await session.execute(query.limit(1))).first() is not None
 
 
 async def ensure_polling(session: AsyncSession, settings: Settings) -> None:
@@ -301,7 +292,7 @@ async def ensure_polling(session: AsyncSession, settings: Settings) -> None:
     Called at start-up; calling it again changes nothing."""
     if not settings.imap_host:
         return
-    if await _poll_job_exists(session, ("queued", "running")):
+    if await jobs.exists(session, POLL_KIND, ("queued", "running")):
         return
     await jobs.enqueue(session, POLL_KIND)
     await session.commit()

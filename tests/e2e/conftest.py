@@ -165,6 +165,25 @@ async def log_in(page: Page, server: LiveServer) -> None:
         await page.get_by_role("button", name="Log in").click()
 
 
+async def draft_campaign(
+    page: Page, name: str, subject: str, body: str, *, recipients: str = ""
+) -> None:
+    """Through Campaigns → New campaign: an Albanian press release, saved as a draft."""
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Campaigns").click()
+    await page.get_by_role("link", name="New campaign").click()
+    await page.get_by_label("Name (for you").fill(name)
+    await page.get_by_label("Default language").select_option("sq")
+    albanian = page.locator("details.variant", has_text="Albanian")
+    if await albanian.get_attribute("open") is None:
+        await albanian.locator("summary").click()
+    await albanian.get_by_label("Subject").fill(subject)
+    await albanian.get_by_label("Body").fill(body)
+    if recipients:
+        await page.get_by_label("Single contacts").fill(recipients)
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Save").click()
+
+
 @dataclass
 class BrowserPage:
     page: Page

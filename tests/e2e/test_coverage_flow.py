@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.async_api import expect
 
-from tests.e2e.conftest import BrowserPage, LiveServer, log_in
+from tests.e2e.conftest import BrowserPage, LiveServer, draft_campaign, log_in
 from tests.http_server import HttpServer, running
 
 pytestmark = pytest.mark.e2e
@@ -56,17 +56,9 @@ async def test_paste_a_link_confirm_and_find_it_on_the_timeline(
         await page.get_by_role("button", name="Save").click()
 
     # A press release the article came from (a draft is enough to credit it to).
-    await nav.get_by_role("link", name="Campaigns").click()
-    await page.get_by_role("link", name="New campaign").click()
-    await page.get_by_label("Name (for you").fill("Raporti vjetor")
-    await page.get_by_label("Default language").select_option("sq")
-    albanian = page.locator("details.variant", has_text="Albanian")
-    if await albanian.get_attribute("open") is None:
-        await albanian.locator("summary").click()
-    await albanian.get_by_label("Subject").fill("Raporti vjetor i Qendrës")
-    await albanian.get_by_label("Body").fill("{{ salutation }},\n\nRaporti është gati.\n")
-    async with page.expect_navigation():
-        await page.get_by_role("button", name="Save").click()
+    await draft_campaign(
+        page, "Raporti vjetor", "Raporti vjetor i Qendrës", "{{ salutation }},\n\nRaporti.\n"
+    )
 
     await nav.get_by_role("link", name="Coverage").click()
     await page.get_by_role("link", name="Log coverage").click()

@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.async_api import expect
 
-from tests.e2e.conftest import BrowserPage, LiveServer, log_in
+from tests.e2e.conftest import BrowserPage, LiveServer, draft_campaign, log_in
 
 pytestmark = pytest.mark.e2e
 
@@ -22,18 +22,10 @@ async def test_reply_as_the_journalist_then_answer_from_the_inbox(
     nav = page.get_by_role("navigation", name="Main")
     await log_in(page, live_server)
 
-    await nav.get_by_role("link", name="Campaigns").click()
-    await page.get_by_role("link", name="New campaign").click()
-    await page.get_by_label("Name (for you").fill("Ajri në Prishtinë")
-    await page.get_by_label("Default language").select_option("sq")
-    albanian = page.locator("details.variant", has_text="Albanian")
-    if await albanian.get_attribute("open") is None:
-        await albanian.locator("summary").click()
-    await albanian.get_by_label("Subject").fill("Ajri në Prishtinë: raporti i ri")
-    await albanian.get_by_label("Body").fill("{{ salutation }},\n\nRaporti është gati.\n")
-    await page.get_by_label("Single contacts").fill("blerta@kallxo.example")
-    async with page.expect_navigation():
-        await page.get_by_role("button", name="Save").click()
+    await draft_campaign(
+        page, "Ajri në Prishtinë", "Ajri në Prishtinë: raporti i ri",
+        "{{ salutation }},\n\nRaporti është gati.\n", recipients="blerta@kallxo.example",
+    )  # fmt: skip
     await page.get_by_role("link", name="Check and launch").click()
     async with page.expect_navigation():
         await page.get_by_role("button", name="Send to 1 recipient now").click()
