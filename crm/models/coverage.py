@@ -28,6 +28,7 @@ class CoverageItem(SQLModel, table=True):
         Index("ix_coverage_org_state_date", "org_id", "state", "published_on"),
         Index("ix_coverage_campaign", "campaign_id"),
         Index("ix_coverage_event", "event_id"),
+        Index("ix_coverage_org_feed_key", "org_id", "feed_key"),
     )
     id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organisation.id", ondelete="CASCADE")
@@ -35,6 +36,9 @@ class CoverageItem(SQLModel, table=True):
     source: str = Field(default="manual", max_length=8)  # manual | url | feed
     url: str = Field(default="", max_length=1000)
     url_key: str | None = Field(default=None, max_length=64)
+    # A suggestion's key as its feed gave it: kept when the officer corrects or drops the
+    # address, so monitoring never suggests the same entry again.
+    feed_key: str | None = Field(default=None, max_length=64)
     headline: str = Field(max_length=500)
     outlet_id: int | None = Field(default=None, foreign_key="outlet.id", ondelete="SET NULL")
     # The byline as the page or the officer wrote it (names matched to contacts are bylines).

@@ -38,6 +38,12 @@ class Draft:
     error: str = ""  # why the page could not be read ('' if it was)
 
 
+FIELDS = (
+    "url", "headline", "outlet_id", "authors", "byline_ids", "published_on", "medium", "reach",
+    "tone", "language", "key_messages", "campaign_id", "event_id", "notes",
+)  # fmt: skip
+
+
 def blank_values(**given: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
         "url": "", "headline": "", "outlet_id": None, "authors": "", "byline_ids": [],
@@ -50,21 +56,27 @@ def blank_values(**given: Any) -> dict[str, Any]:
 
 
 async def draft_from_url(
-    session: AsyncSession, actor: Actor, settings: Settings, url: str
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    url: str,
+    typed: dict[str, Any] | None = None,
 ) -> Draft:
     """What the page says, ready for the officer to confirm; a page that cannot be read
-    still gives a form with the link in it, to fill in by hand."""
+    still gives a form with the link in it, to fill in by hand. What the officer `typed`
+    before is kept where the page says nothing."""
     url = url.strip()
+    given = {k: v for k, v in (typed or {}).items() if k in FIELDS and v not in (None, "", [])}
     try:
         url = CoverageIn.model_validate(
             {"url": url, "headline": "-", "published_on": date.today()}
         ).url
     except ValueError:
         return Draft(
-            blank_values(url=url),
+            blank_values(**(given | {"url": url})),
             error=N_("Enter the article's web address, like https://www.outlet.example/…"),
         )
-    draft = Draft(blank_values(url=url))
+    draft = Draft(blank_values(**(given | {"url": url})))
     draft.existing = await same_article(session, actor, url_key(url), None)
     try:
         page = await fetch.fetch(
@@ -84,24 +96,31 @@ async def draft_from_url(
     draft.values["url"] = found_url
     if draft.existing is None:
         draft.existing = await same_article(session, actor, url_key(found_url), None)
-    draft.values["headline"] = meta.headline
-    draft.values["authors"] = ", ".join(meta.authors)
+    if meta.headline:
+        draft.values["headline"] = meta.headline
+    if meta.authors:
+        draft.values["authors"] = "\n".join(meta.authors)
     if meta.published_at is not None:
         draft.values["published_on"] = meta.published_at.astimezone(LOCAL).date().isoformat()
-    draft.values["language"] = meta.language
+    if meta.language:
+        draft.values["language"] = meta.language
     draft.outlet = await outlet_by_domain(session, actor, found_url)
     _from_outlet(draft)
     draft.byline, draft.unmatched = await contacts_named(session, actor, list(meta.authors))
-    draft.values["byline_ids"] = [c.id for c in draft.byline]
+    ticked = [*draft.values["byline_ids"], *(c.id for c in draft.byline)]
+    draft.values["byline_ids"] = list(dict.fromkeys(ticked))
     return draft
 
 
 def _from_outlet(draft: Draft) -> None:
+    """The outlet found by the address, with its medium and reach where none was given."""
     outlet = draft.outlet
     if outlet is None:
         return
     draft.values["outlet_id"] = outlet.id
-    draft.values["medium"] = _MEDIUM.get(outlet.medium, "online")
-    draft.values["reach"] = outlet.reach
+    if draft.values["medium"] == "online":  # the default: the outlet knows better
+        draft.values["medium"] = _MEDIUM.get(outlet.medium, "online")
+    if draft.values["reach"] in (None, ""):
+        draft.values["reach"] = outlet.reach
     if not draft.values.get("language") and len(outlet.languages) == 1:
         draft.values["language"] = outlet.languages[0]

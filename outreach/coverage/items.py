@@ -38,6 +38,8 @@ from crm.settings import Settings
 from outreach.campaigns import readable_campaign
 
 MAX_BYLINE = 20
+MAX_CANDIDATES = 300  # an outlet's journalists offered for the byline
+MAX_FOUND = 20  # contacts a byline search offers
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
 # Query parameters that only say where a reader came from: the same article without them.
 _TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|mc_cid|mc_eid|ref|share)$", re.I)
@@ -260,7 +262,7 @@ async def _already_logged(session: AsyncSession, actor: Actor, key: str | None) 
 def _apply(item: CoverageItem, data: CoverageIn) -> None:
     for name, value in data.model_dump(exclude={"byline"}).items():
         setattr(item, name, value)
-    item.url_key = url_key(data.url)
+    item.url_key = url_key(data.url)  # a suggestion's feed_key stays whatever the address
     item.search_text = search_key(data.headline, " ".join(data.authors), host_of(data.url))[:2000]
     item.updated_at = datetime.now(UTC)
 
@@ -374,6 +376,28 @@ async def update_coverage(
     return item
 
 
+async def confirm_coverage(session: AsyncSession, actor: Actor, item_id: int) -> CoverageItem:
+    """A suggestion (or a dismissed one) confirmed as it is: it goes on the byline's timelines."""
+    actor.require_write()
+    item = await get_coverage(session, actor, item_id)
+    if item.state == "confirmed":
+        return item
+    byline = (
+        await session.execute(
+            select(CoverageByline.contact_id).where(CoverageByline.coverage_id == item.id)
+        )
+    ).scalars()
+    item.state, item.updated_at = "confirmed", datetime.now(UTC)
+    session.add(item)
+    await _set_byline(session, actor, item, list(byline))
+    audit.record(
+        session, org_id=actor.org_id, user_id=actor.user_id, action="confirm",
+        entity="coverage", entity_id=item.id, changes={"headline": item.headline},
+    )  # fmt: skip
+    await session.commit()
+    return item
+
+
 async def dismiss_coverage(session: AsyncSession, actor: Actor, item_id: int) -> None:
     """A suggestion that is not about the organisation: kept as dismissed, so the same item is
     never suggested again."""
@@ -417,6 +441,24 @@ def clipping_type(data: bytes) -> str:
     return ""
 
 
+EXTENSIONS = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg",
+              "image/webp": ".webp"}  # fmt: skip
+
+
+def clipping_name(filename: str, kind: str) -> str:
+    """The name to download the clipping by: the uploaded one, safe, ending as its content
+    is (a scan named `faqja-1` or a PNG named `.pdf` opens in the right program)."""
+    name = re.sub(r"[\x00-\x1f/\\\\]", "_", filename.rsplit("/", 1)[-1]).strip() or "clipping"
+    stem, dot, ext = name.rpartition(".")
+    ext = "." + ext.lower() if dot else ""
+    if ext == ".jpeg" and kind == "image/jpeg":
+        return name[:200]
+    if ext != EXTENSIONS[kind]:
+        wrong = bool(stem) and re.fullmatch(r"\.[a-z]{2,4}", ext) is not None  # .pdf, .jpg…
+        name = (stem if wrong else name)[:190] + EXTENSIONS[kind]
+    return name[-200:]
+
+
 async def set_clipping(
     session: AsyncSession,
     actor: Actor,
@@ -442,7 +484,7 @@ async def set_clipping(
     kind = clipping_type(data)
     if not kind:
         raise InvalidInput({"clipping": N_("A clipping is a PDF, PNG, JPEG or WebP file.")})
-    name = re.sub(r"[\x00-\x1f/\\\\]", "_", filename.rsplit("/", 1)[-1]).strip()[:200] or "clipping"
+    name = clipping_name(filename, kind)
     existing = await session.get(CoverageClipping, item.id)
     if existing is None:
         assert item.id is not None
@@ -502,6 +544,19 @@ async def outlet_by_domain(session: AsyncSession, actor: Actor, url: str) -> Out
     return best[1] if best else None
 
 
+def split_byline(text: str | None) -> list[str]:
+    """The names in a byline as typed: one per line or separated by semicolons; commas
+    separate names too, except in one name written family name first ("Krasniqi, Arbën")."""
+    names: list[str] = []
+    for part in re.split(r"[\n;]", text or ""):
+        pieces = [p.strip() for p in part.split(",") if p.strip()]
+        if len(pieces) == 2 and all(len(p.split()) == 1 for p in pieces):
+            names.append(", ".join(pieces))  # family name, given name
+        else:
+            names.extend(pieces)
+    return names
+
+
 async def contacts_named(
     session: AsyncSession, actor: Actor, names: list[str]
 ) -> tuple[list[Contact], list[str]]:
@@ -510,7 +565,7 @@ async def contacts_named(
     found: list[Contact] = []
     unmatched: list[str] = []
     for name in names[:MAX_BYLINE]:
-        words = fold(name).split()
+        words = fold(name).replace(",", " ").split()
         if not words:
             continue
         conds = [Contact.org_id == actor.org_id]
@@ -567,22 +622,37 @@ async def form_choices(session: AsyncSession, actor: Actor) -> Choices:
 
 
 async def byline_candidates(
-    session: AsyncSession, actor: Actor, outlet_id: int | None, chosen: list[int]
+    session: AsyncSession,
+    actor: Actor,
+    outlet_id: int | None,
+    chosen: list[int],
+    q: str = "",
 ) -> list[Contact]:
-    """Whom the byline may be: those chosen, and the outlet's current journalists."""
-    conds = [Contact.id.in_(chosen or [0])]  # type: ignore[union-attr]
-    if outlet_id is not None:
-        conds.append(
-            Contact.id.in_(  # type: ignore[union-attr]
-                select(ContactOutletRole.contact_id).where(
-                    ContactOutletRole.outlet_id == outlet_id, ContactOutletRole.ended_on.is_(None)
-                )
-            )
+    """Whom the byline may be: those chosen (always), the outlet's current journalists, and
+    the contacts a name search finds (a freelancer, someone who moved on)."""
+    own = Contact.org_id == actor.org_id
+    found: dict[int | None, Contact] = {}
+    if chosen:
+        rows = await session.execute(
+            select(Contact).where(own, Contact.id.in_(chosen[:MAX_BYLINE]))  # type: ignore[union-attr]
         )
-    found = await session.execute(
-        select(Contact)
-        .where(Contact.org_id == actor.org_id, or_(*conds))
-        .order_by(Contact.sort_key)
-        .limit(200)
-    )
-    return list(found.scalars())
+        found.update((c.id, c) for c in rows.scalars())
+    if outlet_id is not None:
+        staff = select(ContactOutletRole.contact_id).where(
+            ContactOutletRole.outlet_id == outlet_id, ContactOutletRole.ended_on.is_(None)
+        )
+        rows = await session.execute(
+            select(Contact)
+            .where(own, Contact.id.in_(staff))  # type: ignore[union-attr]
+            .order_by(Contact.sort_key)
+            .limit(MAX_CANDIDATES)
+        )
+        found.update((c.id, c) for c in rows.scalars())
+    terms = query_terms(q)
+    if terms:
+        conds = [Contact.search_text.like(like_pattern(t), escape="\\") for t in terms]
+        rows = await session.execute(
+            select(Contact).where(own, *conds).order_by(Contact.sort_key).limit(MAX_FOUND)
+        )
+        found.update((c.id, c) for c in rows.scalars())
+    return sorted(found.values(), key=lambda c: c.sort_key)

@@ -203,7 +203,7 @@ def coverage_input(data: dict[str, Any], byline: list[int]) -> dict[str, Any]:
         "url": data.get("url", ""),
         "headline": data.get("headline", ""),
         "outlet_id": optional_int(data.get("outlet_id")),
-        "authors": lines(data.get("authors")),
+        "authors": items.split_byline(data.get("authors")),
         "byline": byline,
         "published_on": data.get("published_on") or None,
         "medium": data.get("medium") or "online",
@@ -267,19 +267,14 @@ async def fetch_link(
     auth.actor.require_write()
     data = await form_dict(request)
     link = str(data.get("link") or data.get("url") or "")
-    draft = await drafts.draft_from_url(session, auth.actor, settings, link)
-    # What the officer had filled in already, which a page does not say, is kept.
-    for name in ("tone", "key_messages", "notes", "reach"):
-        if data.get(name):
-            draft.values[name] = data[name]
-    for name in ("campaign_id", "event_id"):
-        draft.values[name] = optional_int(data.get(name))
-    draft.values["byline_ids"] = list(
-        dict.fromkeys(
-            [*draft.values["byline_ids"], *(optional_int(i) for i in data.get("byline_ids") or [])]
-        )
-    )
-    draft.values["byline_ids"] = [i for i in draft.values["byline_ids"] if i]
+    # What the officer filled in already is kept where the page says nothing.
+    typed = dict(data) | {
+        "outlet_id": optional_int(data.get("outlet_id")),
+        "campaign_id": optional_int(data.get("campaign_id")),
+        "event_id": optional_int(data.get("event_id")),
+        "byline_ids": [i for i in (optional_int(v) for v in data.get("byline_ids") or []) if i],
+    }
+    draft = await drafts.draft_from_url(session, auth.actor, settings, link, typed)
     return await _form(request, auth, session, draft.values, {}, draft=draft)
 
 
@@ -292,11 +287,10 @@ async def byline_choices(request: Request, auth: CurrentAuth, session: SessionDe
     query = request.query_params
     chosen = [i for i in (optional_int(v) for v in query.getlist("byline_ids")) if i]
     outlet_id = optional_int(query.get("outlet_id"))
-    ctx = {
-        "candidates": await items.byline_candidates(session, auth.actor, outlet_id, chosen[:50]),
-        "chosen": chosen,
-        "errors": {},
-    }
+    found = await items.byline_candidates(
+        session, auth.actor, outlet_id, chosen, query.get("byline_q", "")[:200]
+    )
+    ctx = {"candidates": found, "chosen": chosen, "errors": {}}
     return render(request, "coverage/form.html", ctx, block="byline")
 
 
@@ -344,7 +338,7 @@ def _values_of(view: items.CoverageView) -> dict[str, Any]:
     item = view.item
     return {
         "url": item.url, "headline": item.headline, "outlet_id": item.outlet_id,
-        "authors": ", ".join(item.authors), "byline_ids": items.byline_ids(view),
+        "authors": "\n".join(item.authors), "byline_ids": items.byline_ids(view),
         "published_on": item.published_on.isoformat(), "medium": item.medium,
         "reach": item.reach, "tone": item.tone, "language": item.language,
         "key_messages": "\n".join(item.key_messages), "campaign_id": item.campaign_id,
@@ -366,10 +360,12 @@ async def edit_coverage(
 ) -> Response:
     auth.actor.require_write()
     view = await items.coverage_view(session, auth.actor, item_id)
+    values = _values_of(view)
     confirm = view.item.state != "confirmed"
-    return await _form(
-        request, auth, session, _values_of(view), {}, item_id=item_id, confirm=confirm
-    )
+    if confirm and not values["byline_ids"]:  # a suggestion: tick whom its byline names
+        named, _ = await items.contacts_named(session, auth.actor, view.item.authors)
+        values["byline_ids"] = [c.id for c in named]
+    return await _form(request, auth, session, values, {}, item_id=item_id, confirm=confirm)
 
 
 @router.post("/coverage/{item_id}")
@@ -491,9 +487,19 @@ async def api_item(auth: ApiAuth, session: SessionDep, item_id: Id) -> dict[str,
 async def api_update(
     auth: ApiAuth, session: SessionDep, item_id: Id, data: CoverageIn
 ) -> dict[str, Any]:
-    item = await items.get_coverage(session, auth.actor, item_id)
-    confirm = item.state != "confirmed"
-    return _out(await items.update_coverage(session, auth.actor, item_id, data, confirm=confirm))
+    """Correct an item; a suggestion stays one until confirmed (POST …/confirm)."""
+    return _out(await items.update_coverage(session, auth.actor, item_id, data))
+
+
+@api.post("/coverage/{item_id}/confirm")
+async def api_confirm(auth: ApiAuth, session: SessionDep, item_id: Id) -> dict[str, Any]:
+    return _out(await items.confirm_coverage(session, auth.actor, item_id))
+
+
+@api.post("/coverage/{item_id}/dismiss")
+async def api_dismiss(auth: ApiAuth, session: SessionDep, item_id: Id) -> dict[str, Any]:
+    await items.dismiss_coverage(session, auth.actor, item_id)
+    return _out(await items.get_coverage(session, auth.actor, item_id))
 
 
 @api.delete("/coverage/{item_id}", status_code=204)
@@ -513,7 +519,7 @@ async def api_from_url(
     return {
         "draft": values
         | {
-            "authors": [a.strip() for a in draft.values["authors"].split(",") if a.strip()],
+            "authors": draft.values["authors"].splitlines(),
             "byline": draft.values["byline_ids"],
         },
         "unmatched_authors": draft.unmatched,
