@@ -4,6 +4,7 @@ campaign's report and on the journalist's timeline."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -62,6 +63,7 @@ async def test_paste_a_link_confirm_and_find_it_on_the_timeline(
 
     await nav.get_by_role("link", name="Coverage").click()
     await page.get_by_role("link", name="Log coverage").click()
+    await page.get_by_label("Notes").fill("Blerta called about it on Monday")  # typed first
     await page.get_by_label("Paste a link to the article").fill(
         site.url("/lajm/gjykatat-vonojne-lendet/")
     )
@@ -78,10 +80,18 @@ async def test_paste_a_link_confirm_and_find_it_on_the_timeline(
     await expect(page.get_by_label("Published on")).to_have_value("2026-11-24")
     await expect(page.get_by_label("Blerta Hoxha")).to_be_checked()
     await expect(page.locator(".draft-notes")).to_contain_text("Kallxo")
+    await expect(page.get_by_label("Notes")).to_have_value("Blerta called about it on Monday")
     # She corrects the headline and rates the tone.
     await headline.fill("Gjykatat vonojnë lëndët e korrupsionit")
     await page.get_by_label("positive").check()
     await page.get_by_label("Campaign").select_option(label="Raporti vjetor")
+    # A second author, a freelancer for Radio Drita: found by name, Enter only searches.
+    search = page.get_by_label("Find a contact for the byline")
+    await search.press_sequentially("kelmendi", delay=20)
+    await search.press("Enter")
+    await page.get_by_label("Arta Këlmendi").check()
+    await expect(page.get_by_label("Blerta Hoxha")).to_be_checked()
+    await expect(page).to_have_url(re.compile(r"/coverage/new$"))
     async with page.expect_navigation():
         await page.get_by_role("button", name="Save").click()
     await expect(page.locator("h1")).to_have_text("Gjykatat vonojnë lëndët e korrupsionit")
@@ -102,4 +112,7 @@ async def test_paste_a_link_confirm_and_find_it_on_the_timeline(
     await page.get_by_role("link", name="Blerta Hoxha").click()
     entry = page.locator("#timeline li.kind-coverage")
     await expect(entry).to_contain_text("Gjykatat vonojnë lëndët e korrupsionit — Kallxo")
+    await nav.get_by_role("link", name="Contacts").click()
+    await page.get_by_role("link", name="Arta Këlmendi").click()
+    await expect(page.locator("#timeline li.kind-coverage")).to_have_count(1)
     assert browser_page.console_errors == []
