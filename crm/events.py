@@ -198,7 +198,7 @@ def _audit(
     )  # fmt: skip
 
 
-async def _visible(session: AsyncSession, org_id: int) -> Any:
+async def visible_to(session: AsyncSession, org_id: int) -> Any:
     """Whose events an organisation sees: its own and those co-hosted by its coalitions."""
     joined = await coalitions.accepted_coalition_ids(session, org_id)
     if not joined:
@@ -209,7 +209,7 @@ async def _visible(session: AsyncSession, org_id: int) -> Any:
 async def get_event(session: AsyncSession, actor: Actor, event_id: int) -> Event:
     """An event the actor's organisation organises or co-hosts; NotFound for anyone else."""
     found = await session.execute(
-        select(Event).where(Event.id == event_id, await _visible(session, actor.org_id))
+        select(Event).where(Event.id == event_id, await visible_to(session, actor.org_id))
     )
     event = found.scalar_one_or_none()
     if event is None:
@@ -228,7 +228,7 @@ async def _own_event(session: AsyncSession, actor: Actor, event_id: int) -> Even
 async def list_events(session: AsyncSession, org_id: int, *, past: bool = False) -> list[Event]:
     """Upcoming events soonest first (or past ones, latest first)."""
     now = datetime.now(UTC)
-    query = select(Event).where(await _visible(session, org_id))
+    query = select(Event).where(await visible_to(session, org_id))
     if past:
         query = query.where(Event.ends_at < now).order_by(Event.starts_at.desc())
     else:
@@ -241,7 +241,7 @@ async def feed_events(session: AsyncSession, org_id: int) -> list[Event]:
     since = datetime.now(UTC) - timedelta(days=31)
     query = (
         select(Event)
-        .where(await _visible(session, org_id), Event.ends_at >= since)
+        .where(await visible_to(session, org_id), Event.ends_at >= since)
         .order_by(Event.starts_at)
         .limit(1000)
     )

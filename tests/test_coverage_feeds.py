@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from outreach.coverage import feeds
 from outreach.coverage.feeds import (
     MAX_ITEMS,
     NOT_A_FEED,
     FeedInfo,
+    FeedItem,
     Keyword,
     compile_keywords,
     read_feed,
@@ -300,6 +303,50 @@ def test_long_values_are_cut() -> None:
     assert len(found.summary) == 5000 and found.summary.endswith("…")
     assert found.url == ""  # ftp is no article
     assert found.authors == ("A",)
+
+
+@pytest.mark.parametrize(
+    ("written", "read_as"),
+    [
+        ("&#55357;&#56832;", "\U0001f600"),  # an emoji as a UTF-16 pair, in decimal
+        ("&#xD83D;&#xdE00;", "\U0001f600"),  # and in hex
+        ("&amp;#55357;&amp;#56832;", "\U0001f600"),  # escaped, in an HTML title
+        ("&#55357; &#56832;", "\ufffd \ufffd"),  # halves apart: each alone is nothing
+        ("&#56832;&#55357;", "\ufffd\ufffd"),  # the wrong way round
+    ],
+)
+def test_a_character_written_as_a_utf16_pair_is_read(written: str, read_as: str) -> None:
+    items = (
+        f"<item><guid>a</guid><title>Qendra për Drejtësi {written}</title></item>"
+        "<item><guid>b</guid><title>Lajm tjetër &#128512;</title></item>"
+    )
+
+    feed = read_feed(rss(items), url="https://example.org/feed")
+
+    assert feed.error == ""
+    assert [i.title for i in feed.items] == [
+        f"Qendra për Drejtësi {read_as}",
+        "Lajm tjetër \U0001f600",
+    ]
+
+
+def test_an_entry_that_cannot_be_read_is_skipped_not_the_feed(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    read_item = feeds._item
+
+    def fussy(entry: Any, *, feed_url: str, feed_language: str) -> FeedItem:
+        if entry.get("id") == "b":
+            raise ValueError("an entry no one foresaw")
+        return read_item(entry, feed_url=feed_url, feed_language=feed_language)
+
+    monkeypatch.setattr(feeds, "_item", fussy)
+    items = "".join(f"<item><guid>{k}</guid><title>Lajm {k}</title></item>" for k in "abc")
+
+    feed = read_feed(rss(items), url="https://example.org/feed")
+
+    assert (feed.error, [i.key for i in feed.items]) == ("", ["a", "c"])
+    assert "could not be read" in caplog.text
 
 
 def test_at_most_500_items() -> None:

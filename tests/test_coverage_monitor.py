@@ -5,22 +5,26 @@ conditional GET the next time."""
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import httpx
 import pytest
+from bs4 import BeautifulSoup
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm import jobs
-from crm.models import Campaign, CoverageItem, Job, OutletFeed
+from crm import coalitions, jobs
+from crm.models import Campaign, CoverageItem, Event, Job, OutletFeed
 from crm.outlets import OutletIn, create_outlet
 from crm.settings import Settings
-from outreach.coverage import items, monitor
-from tests.conftest import World
+from outreach.coverage import drafts, items, monitor
+from tests.conftest import World, login
 from tests.http_server import HttpServer, running
+from web.app import create_app
 
 FEEDS = Path(__file__).parent / "fixtures" / "coverage" / "feeds"
 RSS = {"Content-Type": "application/rss+xml; charset=UTF-8"}
@@ -197,3 +201,211 @@ async def test_an_odd_entry_or_a_broken_feed_never_stops_monitoring(
         select(Job.id).where(Job.kind == monitor.POLL_KIND, Job.status == "queued")
     )
     assert len(queued.all()) == 1
+
+
+@pytest.mark.parametrize(
+    "odd_date",
+    [
+        "Fri, 31 Dec 9999 23:30:00 +0000",  # past the last day a date can be, in Belgrade
+        "Thu, 01 Jan 1970 00:00:00 +0000",  # a date of nothing (zero), as some sites send
+    ],
+)
+async def test_an_entry_dated_impossibly_is_suggested_as_undated_and_the_others_too(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    watching: Settings,
+    web: HttpServer,
+    odd_date: str,
+) -> None:
+    feed = (FEEDS / "koha_wordpress_rss.xml").read_bytes()
+    odd = feed.replace(b"Tue, 12 Mar 2024 13:47:02 +0000", odd_date.encode())  # 412345
+    web.serve("/feed", body=odd, headers=RSS)
+    koha = await create_outlet(session, world.editor, OutletIn(name="Koha", medium="online"))
+    await monitor.add_feed(session, world.editor, koha.id or 0, web.url("/feed"))
+    await _drain(maker, watching)
+
+    found = {_article(i.url): i for i in await _suggested(session, world.editor.org_id)}
+    assert sorted(found) == ["412330", "412345"]
+    assert found["412345"].published_on == datetime.now(drafts.LOCAL).date()  # as if undated
+    assert found["412330"].published_on == date(2024, 3, 12)
+    polled = await session.get(OutletFeed, found["412345"].feed_id, populate_existing=True)
+    assert polled is not None and polled.error == ""
+
+
+async def test_suggestions_are_found_by_the_coverage_search(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    watching: Settings,
+    web: HttpServer,
+) -> None:
+    web.serve("/feed", body=(FEEDS / "koha_wordpress_rss.xml").read_bytes(), headers=RSS)
+    koha = await create_outlet(session, world.editor, OutletIn(name="Koha", medium="online"))
+    await monitor.add_feed(session, world.editor, koha.id or 0, web.url("/feed"))
+    await _drain(maker, watching)
+
+    async def search(q: str) -> list[str]:
+        rows, _ = await items.list_coverage(session, world.editor, state="suggested", q=q)
+        return sorted(_article(r.item.url) for r in rows)
+
+    assert await search("hetim prizren") == ["412345"]  # the headline, without diacritics
+    assert await search("Krasniqi") == ["412345"]  # the byline
+    assert await search("koha.net") == ["412330", "412345"]  # the site
+
+
+async def test_a_partners_joint_campaign_and_event_are_looked_for_and_credited(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    watching: Settings,
+    web: HttpServer,
+) -> None:
+    web.serve("/feed", body=(FEEDS / "koha_wordpress_rss.xml").read_bytes(), headers=RSS)
+    coalition = await coalitions.create_coalition(session, world.outsider, "Koalicioni")
+    await coalitions.invite_org(session, world.outsider, coalition.id or 0, "Qendra për Drejtësi")
+    await coalitions.respond(session, world.owner, coalition.id or 0, accept=True)
+    # Other Org leads; Qendra (the world's organisation) takes part as a partner.
+    lead = world.outsider.org_id
+    launched = datetime(2024, 3, 1, 9, tzinfo=UTC)
+    joint = Campaign(
+        org_id=lead, coalition_id=coalition.id, name="Moti", status="finished",
+        keywords=["reshje shiu"], launched_at=launched,
+    )  # fmt: skip
+    theirs_alone = Campaign(
+        org_id=lead, name="Kurti", status="finished", keywords=["Kurti"], launched_at=launched
+    )  # fmt: skip
+    cohosted = Event(
+        org_id=lead, coalition_id=coalition.id, title="Rinia", keywords=["UNDP"], uid="rinia@t",
+        starts_at=launched, ends_at=launched,
+    )  # fmt: skip
+    session.add_all([joint, theirs_alone, cohosted])
+    await session.commit()
+    koha = await create_outlet(session, world.editor, OutletIn(name="Koha", medium="online"))
+    await monitor.add_feed(session, world.editor, koha.id or 0, web.url("/feed"))
+    await _drain(maker, watching)
+
+    found = {_article(i.url): i for i in await _suggested(session, world.editor.org_id)}
+    assert sorted(found) == ["412301", "412317", "412330", "412345"]  # not "Kurti" (412338)
+    assert (found["412317"].campaign_id, found["412317"].event_id) == (joint.id, None)
+    assert (found["412301"].campaign_id, found["412301"].event_id) == (None, cohosted.id)
+    assert found["412345"].campaign_id is None  # the organisation's own name
+
+
+async def test_two_pollers_at_once_read_a_feed_once(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    watching: Settings,
+    web: HttpServer,
+) -> None:
+    feed = (FEEDS / "koha_wordpress_rss.xml").read_bytes()
+    web.serve("/feed", body=feed, headers=RSS, delay=0.5)
+    koha = await create_outlet(session, world.editor, OutletIn(name="Koha", medium="online"))
+    await monitor.add_feed(session, world.editor, koha.id or 0, web.url("/feed"))
+    await jobs.enqueue(session, monitor.POLL_KIND)  # a second look, as two workers would run
+    await session.commit()
+
+    ran = await asyncio.gather(jobs.run_one(maker, watching), jobs.run_one(maker, watching))
+
+    assert ran == [True, True]
+    assert len(web.requests_to("/feed")) == 1
+    assert len(await _suggested(session, world.editor.org_id)) == 2
+
+
+# --- the monitoring page -----------------------------------------------------------------------
+
+
+@pytest.fixture
+async def browser(watching: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app, with feeds read every quarter of an hour."""
+    app = create_app(watching.model_copy(update={"feed_poll_minutes": 15}), run_jobs=False)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+    await app.state.engine.dispose()
+
+
+def _page(response: httpx.Response) -> BeautifulSoup:
+    return BeautifulSoup(response.text, "html.parser")
+
+
+async def test_the_page_says_how_often_the_feeds_are_read(
+    browser: httpx.AsyncClient, client: httpx.AsyncClient, world: World
+) -> None:
+    await login(browser, world.emails["viewer"])
+    await login(client, world.emails["viewer"])
+
+    every_quarter = _page(await browser.get("/coverage/monitoring")).select_one("main p.muted")
+    every_hour = _page(await client.get("/coverage/monitoring")).select_one("main p.muted")
+
+    assert every_quarter is not None and "every 15 minutes." in every_quarter.text
+    assert every_hour is not None and "every hour." in every_hour.text
+
+
+async def test_a_refused_form_keeps_what_was_typed_and_says_why_beside_it(
+    browser: httpx.AsyncClient, session: AsyncSession, world: World
+) -> None:
+    koha = await create_outlet(session, world.editor, OutletIn(name="Koha", medium="online"))
+    await monitor.set_keywords(session, world.editor, ["Qendra për Drejtësi"])
+    campaign = Campaign(
+        org_id=world.editor.org_id, name="Tenderët", status="finished", keywords=["tenderi"],
+        launched_at=datetime(2024, 3, 1, 9, tzinfo=UTC),
+    )  # fmt: skip
+    session.add(campaign)
+    await session.commit()
+    token = await login(browser, world.emails["editor"])
+    too_long = "Q" * 101
+
+    # The organisation's keywords.
+    typed = f"Qendra për Drejtësi\nCentar za pravdu\n{too_long}"
+    sent = await browser.post(
+        "/coverage/monitoring/keywords", data={"csrftoken": token, "keywords": typed}
+    )
+    assert sent.status_code == 422
+    page = _page(sent)
+    assert page.select_one("#f-keywords").text == typed
+    assert "100 characters" in page.select_one(".field.invalid #keywords-error").text
+    assert page.select("p.error") == [page.select_one("#keywords-error")]
+
+    # A campaign's: said in its row, what was typed kept there.
+    sent = await browser.post(
+        "/coverage/monitoring/keywords",
+        data={
+            "csrftoken": token,
+            "campaign_id": str(campaign.id),
+            "keywords": f"tender, {too_long}",
+        },
+    )
+    assert sent.status_code == 422
+    page = _page(sent)
+    row = page.select_one(f"#kw-c{campaign.id}")
+    assert row is not None and row["value"] == f"tender, {too_long}"
+    assert row["aria-invalid"] == "true"
+    assert "100 characters" in page.select_one(f"#kw-c{campaign.id}-error").text
+    assert page.select_one("#f-keywords").text == "Qendra për Drejtësi"  # as saved
+    assert len(page.select("p.error")) == 1
+
+    # A feed: the outlet chosen and the address typed are kept, the error beside the address.
+    sent = await browser.post(
+        "/coverage/monitoring/feeds",
+        data={"csrftoken": token, "outlet_id": str(koha.id), "url": "koha.net/feed"},
+    )
+    assert sent.status_code == 422
+    page = _page(sent)
+    assert page.select_one("#f-feed-url")["value"] == "koha.net/feed"
+    assert page.select_one("#f-feed-outlet option[selected]")["value"] == str(koha.id)
+    assert "https://" in page.select_one("#feed-url-error").text
+    assert page.select_one("#f-keywords").text == "Qendra për Drejtësi"
+    assert len(page.select("p.error")) == 1
+
+    # No outlet chosen: said beside the outlet, the address kept.
+    sent = await browser.post(
+        "/coverage/monitoring/feeds",
+        data={"csrftoken": token, "outlet_id": "", "url": "https://www.koha.net/feed"},
+    )
+    assert sent.status_code == 422
+    page = _page(sent)
+    assert page.select_one("#f-feed-url")["value"] == "https://www.koha.net/feed"
+    assert page.select_one("#feed-outlet-error") is not None
+    assert page.select("#f-feed-outlet option[selected]") == []

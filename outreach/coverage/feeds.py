@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -34,6 +35,7 @@ MAX_SUMMARY = 5000
 # the work a single huge item costs.
 _MAX_HTML = 200_000
 
+log = logging.getLogger("beatbook.coverage")
 NOT_A_FEED = N_("This address does not lead to an RSS or Atom feed.")
 UNREADABLE = N_("This feed could not be read.")
 
@@ -71,7 +73,7 @@ def read_feed(body: bytes, *, url: str, content_type: str = "") -> FeedInfo:
 
 
 def _read_feed(body: bytes, *, url: str, content_type: str) -> FeedInfo:
-    body = _cut_body(body)
+    body = _whole_characters(_cut_body(body))
     parsed = feedparser.parse(
         io.BytesIO(body),  # never the bytes themselves: feedparser would try them as a path
         response_headers=_headers(body, content_type),
@@ -84,7 +86,13 @@ def _read_feed(body: bytes, *, url: str, content_type: str) -> FeedInfo:
     if not entries and not title and (parsed.get("bozo") or not parsed.get("version")):
         return FeedInfo(title="", link="", items=(), error=NOT_A_FEED)
     language = str(feed.get("language") or "")
-    items = [_item(entry, feed_url=url, feed_language=language) for entry in entries]
+    items: list[FeedItem] = []
+    for entry in entries:
+        try:
+            items.append(_item(entry, feed_url=url, feed_language=language))
+        except Exception:  # noqa: BLE001
+            # One entry feedparser made something unforeseen of never costs the others.
+            log.warning("an entry of %s could not be read", url, exc_info=True)
     return FeedInfo(
         title=title,
         link=_absolute(feed.get("link"), url),
@@ -106,6 +114,47 @@ def _headers(body: bytes, content_type: str) -> dict[str, str]:
     if body.startswith(_BOMS) or _XML_ENCODING.match(body[:500]):
         content_type = content_type.split(";", 1)[0].strip()
     return {"content-type": content_type}
+
+
+# Numeric character references to the halves of a UTF-16 pair, as some sites write an emoji
+# ("&#55357;&#56832;"), also escaped in HTML text ("&amp;#55357;"): feedparser fails on the
+# whole feed for one of them.
+_HIGH = (  # D800-DBFF
+    rb"&(?:amp;)?#(?:[xX]0*[dD][89abAB][0-9a-fA-F]{2}"
+    rb"|0*(?:5529[6-9]|55[3-9]\d\d|56[0-2]\d\d|563[01]\d));"
+)
+_LOW = (  # DC00-DFFF
+    rb"&(?:amp;)?#(?:[xX]0*[dD][c-fC-F][0-9a-fA-F]{2}"
+    rb"|0*(?:563[2-9]\d|56[4-9]\d\d|57[0-2]\d\d|573[0-3]\d|5734[0-3]));"
+)
+_SURROGATES = re.compile(rb"(?P<high>%b)(?P<low>%b)?|(?P<lone>%b)" % (_HIGH, _LOW, _LOW))
+
+
+def _whole_characters(body: bytes) -> bytes:
+    """References to UTF-16 halves replaced: a pair by a reference to the character it
+    stands for, a half alone by one to U+FFFD. Written as references, so that the
+    document's encoding does not matter."""
+    if b"&" not in body:
+        return body
+    return _SURROGATES.sub(_whole_character, body)
+
+
+def _whole_character(match: re.Match[bytes]) -> bytes:
+    high, low = match.group("high"), match.group("low")
+    if high and low and high.startswith(b"&amp;") == low.startswith(b"&amp;"):
+        value = 0x10000 + ((_code(high) - 0xD800) << 10) + (_code(low) - 0xDC00)
+        return _reference(high, value)
+    return b"".join(_reference(half, 0xFFFD) for half in (high, low, match.group("lone")) if half)
+
+
+def _code(reference: bytes) -> int:
+    digits = reference.rstrip(b";").rpartition(b"#")[2]
+    return int(digits[1:], 16) if digits[:1] in (b"x", b"X") else int(digits)
+
+
+def _reference(written: bytes, value: int) -> bytes:
+    """A reference to `value`, escaped as `written` was."""
+    return (b"&amp;" if written.startswith(b"&amp;") else b"&") + b"#x%X;" % value
 
 
 def _cut_body(body: bytes) -> bytes:

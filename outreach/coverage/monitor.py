@@ -12,17 +12,19 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import jobs
+from crm import coalitions, events, jobs
 from crm.accounts import Actor
 from crm.errors import InvalidInput, NotFound
 from crm.i18n import N_
 from crm.models import Campaign, CoverageItem, Event, Job, Organisation, Outlet, OutletFeed
 from crm.outlets import get_outlet
+from crm.search import search_key
 from crm.settings import Settings
 from outreach.coverage import fetch
 from outreach.coverage.drafts import LOCAL
@@ -34,7 +36,7 @@ from outreach.coverage.feeds import (
     compile_keywords,
     read_feed,
 )
-from outreach.coverage.items import url_key
+from outreach.coverage.items import host_of, url_key
 
 log = logging.getLogger("beatbook.coverage")
 POLL_KIND = "coverage.feeds"
@@ -42,6 +44,7 @@ FEEDS_PER_RUN = 20  # feeds polled by one job run; the rest wait for the next
 CHECK_EVERY = timedelta(minutes=5)  # how often the chain looks for feeds that are due
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8"
 MAX_FEEDS_PER_OUTLET = 10
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)  # an entry dated before is taken as undated
 
 
 # --- the feeds an organisation watches ---------------------------------------------------------
@@ -96,19 +99,26 @@ async def feeds_of(session: AsyncSession, actor: Actor, outlet_id: int) -> list[
 
 
 async def matcher_for(session: AsyncSession, org_id: int) -> Matcher:
-    """The organisation's names and keywords, and those of its campaigns and events."""
+    """The organisation's names and keywords, and those of its campaigns and events, with
+    the joint campaigns and co-hosted events of its coalitions (coverage it may log)."""
     org = await session.get(Organisation, org_id)
     words = [Keyword(org.name, "org")] if org else []
     words += [Keyword(k, "org") for k in (org.coverage_keywords if org else [])]
+    joint = await coalitions.accepted_coalition_ids(session, org_id)
     campaigns = await session.execute(
         select(Campaign.id, Campaign.keywords).where(
-            Campaign.org_id == org_id, Campaign.launched_at.is_not(None), Campaign.kind != "answer"
+            (Campaign.org_id == org_id)
+            | (Campaign.coalition_id.in_(joint) & (Campaign.status != "draft")),
+            Campaign.launched_at.is_not(None),
+            Campaign.kind != "answer",
         )
     )
     for campaign_id, keywords in campaigns.all():
         words += [Keyword(k, f"campaign:{campaign_id}") for k in keywords or []]
-    events = await session.execute(select(Event.id, Event.keywords).where(Event.org_id == org_id))
-    for event_id, keywords in events.all():
+    found = await session.execute(
+        select(Event.id, Event.keywords).where(await events.visible_to(session, org_id))
+    )
+    for event_id, keywords in found.all():
         words += [Keyword(k, f"event:{event_id}") for k in keywords or []]
     return compile_keywords(words)
 
@@ -189,44 +199,77 @@ async def poll_feed(session: AsyncSession, settings: Settings, feed: OutletFeed)
     feed.error = str(info.error)[:500]
     outlet = await session.get(Outlet, feed.outlet_id)
     matcher = await matcher_for(session, feed.org_id)
+    org_id, outlet_id, reach = feed.org_id, feed.outlet_id, outlet.reach if outlet else None
     added = 0
     for entry in info.items:
-        hits = matcher.find(entry.title, entry.summary)
-        if not hits:
-            continue
-        key = item_key(entry)
-        known = await session.execute(
-            select(CoverageItem.id).where(
-                CoverageItem.org_id == feed.org_id, CoverageItem.url_key == key
-            )
-        )
-        if known.first() is not None:
-            continue
-        credit = await attribute(session, hits, entry.published_at)
-        published = entry.published_at or datetime.now(UTC)
-        suggestion = CoverageItem(
-            org_id=feed.org_id, state="suggested", source="feed",
-            url=entry.url if len(entry.url) <= 1000 else "",  # a link too long to keep
-            url_key=key, headline=(entry.title or entry.url or "?")[:500],
-            outlet_id=feed.outlet_id, authors=[a[:200] for a in entry.authors][:20],
-            published_on=published.astimezone(LOCAL).date(),
-            medium="online", reach=outlet.reach if outlet else None,
-            language=entry.language, excerpt=entry.summary[:2000],
-            matched=list(dict.fromkeys(k.text for k in hits))[:20],
-            campaign_id=credit.campaign_id, event_id=credit.event_id, feed_id=feed_id,
-        )  # fmt: skip
         try:
-            async with session.begin_nested():
-                session.add(suggestion)
-        except IntegrityError:  # suggested a moment ago by another poll
-            continue
-        except DBAPIError:  # what the database refuses (one odd entry) is skipped
-            log.warning("feed %s: an entry could not be stored", feed_id, exc_info=True)
-            continue
-        added += 1
+            if await _suggest(
+                session, matcher, entry,
+                org_id=org_id, outlet_id=outlet_id, feed_id=feed_id, reach=reach,
+            ):  # fmt: skip
+                added += 1
+        except Exception:  # noqa: BLE001
+            # One entry nothing foresaw is skipped; the others and the feed are not.
+            log.warning("feed %s: an entry could not be suggested", feed_id, exc_info=True)
     session.add(feed)
     await session.commit()
     return added
+
+
+async def _suggest(
+    session: AsyncSession,
+    matcher: Matcher,
+    entry: FeedItem,
+    *,
+    org_id: int,
+    outlet_id: int,
+    feed_id: int | None,
+    reach: int | None,
+) -> bool:
+    """Suggest the entry if it mentions what is looked for and is new; whether it was."""
+    hits = matcher.find(entry.title, entry.summary)
+    if not hits:
+        return False
+    key = item_key(entry)
+    known = await session.execute(
+        select(CoverageItem.id).where(CoverageItem.org_id == org_id, CoverageItem.url_key == key)
+    )
+    if known.first() is not None:
+        return False
+    published_at = _sensible(entry.published_at)
+    credit = await attribute(session, hits, published_at)
+    published = published_at or datetime.now(UTC)
+    url = entry.url if len(entry.url) <= 1000 else ""  # a link too long to keep
+    headline = (entry.title or entry.url or "?")[:500]
+    authors = [a[:200] for a in entry.authors][:20]
+    suggestion = CoverageItem(
+        org_id=org_id, state="suggested", source="feed", url=url, url_key=key,
+        headline=headline, outlet_id=outlet_id, authors=authors,
+        published_on=published.astimezone(LOCAL).date(), medium="online", reach=reach,
+        language=entry.language, excerpt=entry.summary[:2000],
+        matched=list(dict.fromkeys(k.text for k in hits))[:20],
+        campaign_id=credit.campaign_id, event_id=credit.event_id, feed_id=feed_id,
+        # As coverage logged by hand is searched (items._apply).
+        search_text=search_key(headline, " ".join(authors), host_of(url))[:2000],
+    )  # fmt: skip
+    try:
+        async with session.begin_nested():
+            session.add(suggestion)
+    except IntegrityError:  # suggested a moment ago by another poll
+        return False
+    except DBAPIError:  # what the database refuses (one odd entry) is skipped
+        log.warning("feed %s: an entry could not be stored", feed_id, exc_info=True)
+        return False
+    return True
+
+
+def _sensible(published_at: datetime | None) -> datetime | None:
+    """The date an entry gives, unless no article can have it (zero, year 9999, more than a
+    year ahead, like the coverage form refuses): then it is taken as undated."""
+    latest = datetime.now(UTC) + timedelta(days=366)
+    if published_at is None or not EARLIEST <= published_at <= latest:
+        return None
+    return published_at
 
 
 @jobs.handler(POLL_KIND)
@@ -234,12 +277,12 @@ async def _poll_job(session: AsyncSession, job: Job, settings: Settings) -> None
     """The feeds that are due, then the next look queued, whatever happened: one broken
     feed (or a database error on it) never stops the others, nor monitoring."""
     job_id = job.id
-    due = datetime.now(UTC) - timedelta(minutes=max(settings.feed_poll_minutes, 5))
+    due = datetime.now(UTC) - timedelta(minutes=poll_minutes(settings))
     feed_ids = list(
         (
             await session.execute(
                 select(OutletFeed.id)
-                .where((OutletFeed.polled_at.is_(None)) | (OutletFeed.polled_at < due))
+                .where(_is_due(due))
                 .order_by(OutletFeed.polled_at.is_not(None), OutletFeed.polled_at)
                 .limit(FEEDS_PER_RUN)
             )
@@ -248,6 +291,8 @@ async def _poll_job(session: AsyncSession, job: Job, settings: Settings) -> None
     added = 0
     try:
         for feed_id in feed_ids:
+            if not await _claim(session, feed_id, due):
+                continue  # read by another poller meanwhile, or removed
             feed = await session.get(OutletFeed, feed_id, populate_existing=True)
             if feed is None:
                 continue  # removed meanwhile
@@ -263,6 +308,28 @@ async def _poll_job(session: AsyncSession, job: Job, settings: Settings) -> None
             await session.commit()
     job.progress = {"suggested": added}
     session.add(job)
+
+
+def poll_minutes(settings: Settings) -> int:
+    """How often each feed is read: BEATBOOK_FEED_POLL_MINUTES, at least 5."""
+    return max(settings.feed_poll_minutes, 5)
+
+
+def _is_due(due: datetime) -> Any:
+    return OutletFeed.polled_at.is_(None) | (OutletFeed.polled_at < due)
+
+
+async def _claim(session: AsyncSession, feed_id: int, due: datetime) -> bool:
+    """Take a due feed for this poll, in one conditional UPDATE: of two pollers at once
+    (two workers, a look queued twice) only one reads it; commits."""
+    taken = await session.execute(
+        update(OutletFeed)
+        .where(OutletFeed.id == feed_id, _is_due(due))
+        .values(polled_at=datetime.now(UTC))
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    return bool(taken.rowcount == 1)
 
 
 async def _failed(session: AsyncSession, feed_id: int, exc: Exception) -> None:

@@ -144,50 +144,71 @@ async def report_pdf(request: Request, auth: CurrentAuth, session: SessionDep) -
 
 
 async def _monitoring(
-    request: Request, auth: CurrentAuth, session: SessionDep, errors: dict[str, Any] | None = None
+    request: Request,
+    auth: CurrentAuth,
+    session: SessionDep,
+    settings: SettingsDep,
+    errors: dict[str, Any] | None = None,
+    typed: dict[str, Any] | None = None,
 ) -> Response:
+    """The page; after a refused form, with what was typed in it (`typed["form"]` says which
+    form: "org", "campaign:12", "event:3" or "feed") and its errors beside it."""
     view = await monitor.monitoring_view(session, auth.actor)
     outlets = (await items.form_choices(session, auth.actor)).outlets
-    ctx = {"view": view, "outlets": outlets, "errors": errors or {}}
+    ctx = {
+        "view": view, "outlets": outlets, "errors": errors or {}, "typed": typed or {},
+        "poll_minutes": monitor.poll_minutes(settings),
+    }  # fmt: skip
     return render(request, "coverage/monitoring.html", ctx, status_code=422 if errors else 200)
 
 
 @router.get("/coverage/monitoring")
-async def monitoring(request: Request, auth: CurrentAuth, session: SessionDep) -> Response:
-    return await _monitoring(request, auth, session)
+async def monitoring(
+    request: Request, auth: CurrentAuth, session: SessionDep, settings: SettingsDep
+) -> Response:
+    return await _monitoring(request, auth, session, settings)
 
 
 @router.post("/coverage/monitoring/keywords")
-async def set_keywords(request: Request, auth: CurrentAuth, session: SessionDep) -> Response:
+async def set_keywords(
+    request: Request, auth: CurrentAuth, session: SessionDep, settings: SettingsDep
+) -> Response:
     data = await form_dict(request)
     target = {
         "campaign_id": optional_int(data.get("campaign_id")),
         "event_id": optional_int(data.get("event_id")),
     }
-    words = (
-        lines(data.get("keywords"))
-        if any(target.values())
-        else ((data.get("keywords") or "").splitlines())
-    )
+    text = str(data.get("keywords") or "")
+    words = lines(text) if any(target.values()) else text.splitlines()
+    form = "org"  # which of the page's keyword forms this is, to answer beside it
+    if target["campaign_id"]:
+        form = f"campaign:{target['campaign_id']}"
+    elif target["event_id"]:
+        form = f"event:{target['event_id']}"
     try:
         await monitor.set_keywords(session, auth.actor, words, **target)
     except InvalidInput as exc:
         await rollback(session, auth)
-        return await _monitoring(request, auth, session, exc.errors)
+        typed = {"form": form, "keywords": text}
+        return await _monitoring(request, auth, session, settings, exc.errors, typed)
     return RedirectResponse("/coverage/monitoring", status_code=303)
 
 
 @router.post("/coverage/monitoring/feeds")
-async def add_feed(request: Request, auth: CurrentAuth, session: SessionDep) -> Response:
+async def add_feed(
+    request: Request, auth: CurrentAuth, session: SessionDep, settings: SettingsDep
+) -> Response:
     data = await form_dict(request)
+    outlet_id = optional_int(data.get("outlet_id"))
+    url = str(data.get("url") or "")
     try:
-        outlet_id = optional_int(data.get("outlet_id"))
         if outlet_id is None:
             raise InvalidInput({"outlet_id": N_("Choose the outlet.")})
-        await monitor.add_feed(session, auth.actor, outlet_id, str(data.get("url", "")))
+        await monitor.add_feed(session, auth.actor, outlet_id, url)
     except InvalidInput as exc:
         await rollback(session, auth)
-        return await _monitoring(request, auth, session, exc.errors)
+        typed = {"form": "feed", "outlet_id": outlet_id, "url": url}
+        return await _monitoring(request, auth, session, settings, exc.errors, typed)
     return RedirectResponse("/coverage/monitoring", status_code=303)
 
 
