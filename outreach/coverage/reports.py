@@ -10,7 +10,7 @@ import io
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,8 +29,11 @@ from crm.models import (
     Outlet,
 )
 from outreach.campaigns import readable_campaign
+from outreach.coverage.drafts import LOCAL
 
 MAX_RANGE_DAYS = 3 * 366
+MAX_BARS = 60  # the chart of coverage over time never has more bars than this
+Per = Literal["day", "week", "month", "year"]
 
 
 @dataclass
@@ -64,13 +67,35 @@ class Report:
     by_language: list[tuple[str, int]] = field(default_factory=list)
     reach: int = 0
     without_reach: int = 0
-    over_time: list[tuple[date, int]] = field(default_factory=list)
-    weekly: bool = False
+    over_time: list[tuple[date, int]] = field(default_factory=list)  # (first day of a bar, n)
+    per: Per = "day"  # what one bar of over_time counts
+    step: int = 1  # how many of them (years, when even a bar per year would be too many)
+    period: str | None = None  # the dates that narrow a campaign's or an event's report
     funnel: Funnel | None = None
+
+    def bar_label(self, start: date) -> str:
+        """What one bar of the chart counts, as dates."""
+        if self.per == "week":
+            return f"{start:%d.%m.}–{start + timedelta(days=6):%d.%m.%Y}"
+        if self.per == "year" and self.step > 1:
+            return f"{start:%Y}–{start.year + self.step - 1}"
+        return self.axis_label(start)
+
+    def axis_label(self, start: date) -> str:
+        """A bar's first day, as precisely as the chart counts (a week by its Monday)."""
+        return start.strftime({"day": "%d.%m.%Y", "week": "%d.%m.%Y", "month": "%m.%Y",
+                               "year": "%Y"}[self.per])  # fmt: skip
 
 
 def _counted(values: list[str]) -> list[tuple[str, int]]:
     return sorted(Counter(values).items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def this_month(now: datetime | None = None) -> tuple[date, date]:
+    """The first day of this month and today, in the organisation's time zone: the report a
+    date-range report shows until the officer chooses."""
+    today = (now or datetime.now(UTC)).astimezone(LOCAL).date()
+    return today.replace(day=1), today
 
 
 async def report(
@@ -84,6 +109,8 @@ async def report(
 ) -> Report:
     """The report for one campaign, one event, or the items published in a date range."""
     conds = [CoverageItem.org_id == actor.org_id, CoverageItem.state == "confirmed"]
+    if since is not None and until is not None and until < since:
+        raise InvalidInput({"until": N_("The last day is before the first.")})
     campaign_ids: list[int] = []
     title: str
     scope: dict[str, str] = {}
@@ -104,11 +131,11 @@ async def report(
     else:
         if since is None or until is None:
             raise InvalidInput({"since": N_("Choose the first and the last day.")})
-        if until < since or (until - since).days > MAX_RANGE_DAYS:
+        if (until - since).days > MAX_RANGE_DAYS:
             raise InvalidInput({"until": N_("Choose a range of at most three years.")})
-        conds += [CoverageItem.published_on >= since, CoverageItem.published_on <= until]
-        start = datetime.combine(since, time(0), tzinfo=UTC)
-        end = datetime.combine(until, time(0), tzinfo=UTC) + timedelta(days=1)
+        # The campaigns launched on those days where the organisation is, not in UTC.
+        start = datetime.combine(since, time(0), tzinfo=LOCAL)
+        end = datetime.combine(until + timedelta(days=1), time(0), tzinfo=LOCAL)
         launched = await session.execute(
             select(Campaign.id).where(
                 Campaign.org_id == actor.org_id,
@@ -120,7 +147,15 @@ async def report(
         campaign_ids = list(launched.scalars())
         title = N_("Coverage from %(since)s to %(until)s",
                    since=since.strftime("%d.%m.%Y"), until=until.strftime("%d.%m.%Y"))  # fmt: skip
-        scope = {"since": since.isoformat(), "until": until.isoformat()}
+    # Dates narrow a campaign's or an event's report too, the same for the list, the counts,
+    # the chart and the funnel's last step; and they are in its scope, so that the CSV and
+    # the PDF are the same report.
+    if since is not None:
+        conds.append(CoverageItem.published_on >= since)
+        scope["since"] = since.isoformat()
+    if until is not None:
+        conds.append(CoverageItem.published_on <= until)
+        scope["until"] = until.isoformat()
     rows = (
         await session.execute(
             select(CoverageItem, Outlet.name)
@@ -131,13 +166,17 @@ async def report(
     ).all()
     items = [(item, name or "") for item, name in rows]
     result = Report(title, scope, since, until, items)
+    if campaign_id is not None or event_id is not None:
+        result.period = _period(since, until)
     result.by_outlet = _counted([name or "—" for _, name in items])
     result.by_medium = _counted([i.medium for i, _ in items])
     result.by_tone = _counted([i.tone for i, _ in items])
     result.by_language = _counted([i.language for i, _ in items])
     result.reach = sum(i.reach or 0 for i, _ in items)
     result.without_reach = sum(1 for i, _ in items if i.reach is None)
-    result.over_time, result.weekly = _over_time([i.published_on for i, _ in items], since, until)
+    result.over_time, result.per, result.step = _over_time(
+        [i.published_on for i, _ in items], since, until
+    )
     if campaign_id is not None or event_id is not None:
         result.funnel = await _funnel(session, actor, campaign_ids, attended_event, conds)
     elif campaign_ids:
@@ -145,25 +184,69 @@ async def report(
     return result
 
 
+def _period(since: date | None, until: date | None) -> str | None:
+    if since is not None and until is not None:
+        return N_("Published from %(since)s to %(until)s",
+                  since=since.strftime("%d.%m.%Y"), until=until.strftime("%d.%m.%Y"))  # fmt: skip
+    if since is not None:
+        return N_("Published from %(since)s on", since=since.strftime("%d.%m.%Y"))
+    if until is not None:
+        return N_("Published until %(until)s", until=until.strftime("%d.%m.%Y"))
+    return None
+
+
+def _local_day(day: date) -> date:
+    """The day of a date, or of a datetime where the organisation is (naive ones are UTC)."""
+    if isinstance(day, datetime):
+        return (day if day.tzinfo else day.replace(tzinfo=UTC)).astimezone(LOCAL).date()
+    return day
+
+
 def _over_time(
     days: list[date], since: date | None, until: date | None
-) -> tuple[list[tuple[date, int]], bool]:
-    """Items per day, or per week (from Monday) when the span is over two months; days with
-    none are there too, so the chart's gaps are real."""
+) -> tuple[list[tuple[date, int]], Per, int]:
+    """Items per day, week (from Monday), month or year: the finest that needs at most
+    MAX_BARS bars from the first day to the last. Bars with none are there too, so the
+    chart's gaps are real."""
     if not days:
-        return [], False
+        return [], "day", 1
+    days = [_local_day(d) for d in days]
     first, last = since or min(days), until or max(days)
-    weekly = (last - first).days > 62
-    if weekly:
-        first -= timedelta(days=first.weekday())
-    counts = Counter(d - timedelta(days=d.weekday()) if weekly else d for d in days)
-    step = timedelta(days=7 if weekly else 1)
+    months = (last.year - first.year) * 12 + last.month - first.month + 1
+    per: Per = "day"
+    step = 1
+    if (last - first).days >= MAX_BARS:
+        per = "week" if (last - first).days < 366 else "month" if months <= MAX_BARS else "year"
+    if per == "year":
+        step = -(-(last.year - first.year + 1) // MAX_BARS)  # years per bar, rounded up
+    counts = Counter(_bar(d, per, step, first) for d in days)
     out = []
-    day = first
-    while day <= last:
-        out.append((day, counts.get(day, 0)))
-        day += step
-    return out, weekly
+    bar = _bar(first, per, step, first)
+    while bar <= last:
+        out.append((bar, counts.get(bar, 0)))
+        bar = _next_bar(bar, per, step)
+    return out, per, step
+
+
+def _bar(day: date, per: Per, step: int, first: date) -> date:
+    """The first day of the bar that counts `day`."""
+    if per == "week":
+        return day - timedelta(days=day.weekday())
+    if per == "month":
+        return day.replace(day=1)
+    if per == "year":
+        return date(day.year - (day.year - first.year) % step, 1, 1)
+    return day
+
+
+def _next_bar(bar: date, per: Per, step: int) -> date:
+    if per == "week":
+        return bar + timedelta(days=7)
+    if per == "month":
+        return date(bar.year + bar.month // 12, bar.month % 12 + 1, 1)
+    if per == "year":
+        return date(bar.year + step, 1, 1)
+    return bar + timedelta(days=1)
 
 
 async def _funnel(

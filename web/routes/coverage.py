@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from crm.errors import Conflict, InvalidInput, NotFound
+from crm.errors import InvalidInput, NotFound, message_of
 from crm.i18n import N_
 from outreach.coverage import drafts, items, monitor, reports
 from outreach.coverage.items import CoverageIn
@@ -25,7 +25,7 @@ from web.deps import (
     rollback,
 )
 from web.forms import field_errors, form_dict, lines, optional_int
-from web.pdf import PdfUnavailable, pdf_of
+from web.pdf import PdfFailed, PdfUnavailable, pdf_of
 from web.rendering import is_htmx, render, render_text
 from web.routes.api import IdQuery, Limit, Offset
 
@@ -33,6 +33,7 @@ router = APIRouter(include_in_schema=False)
 api = APIRouter(tags=["coverage"])
 PAGE = 50
 STATES = ("confirmed", "suggested", "dismissed")
+PDF_ITEMS = 500  # items listed in a PDF report; the CSV has them all
 
 
 def _date(value: str | None) -> date | None:
@@ -93,8 +94,7 @@ async def _report(request: Request, auth: CurrentAuth, session: SessionDep) -> r
         if query.get(name) and day is None:
             raise InvalidInput({name: N_("Enter a date like 2026-11-30.")})
     if campaign_id is None and event_id is None and since is None and until is None:
-        until = date.today()
-        since = until.replace(day=1)  # this month, until the officer chooses
+        since, until = reports.this_month()  # until the officer chooses
     return await reports.report(
         session, auth.actor, campaign_id=campaign_id, event_id=event_id, since=since, until=until
     )
@@ -127,12 +127,13 @@ async def report_csv(request: Request, auth: CurrentAuth, session: SessionDep) -
 @router.get("/coverage/report.pdf")
 async def report_pdf(request: Request, auth: CurrentAuth, session: SessionDep) -> Response:
     result = await _report(request, auth, session)
-    html = render_text(request, "coverage/report_print.html", {"result": result,
-                                                           "errors": {}, "query": {}})  # fmt: skip
+    ctx = {"result": result, "errors": {}, "query": {}, "limit": PDF_ITEMS}
     try:
-        pdf = await pdf_of(html)
-    except PdfUnavailable as exc:
-        raise Conflict(str(exc)) from exc
+        pdf = await pdf_of(render_text(request, "coverage/report_print.html", ctx))
+    except (PdfUnavailable, PdfFailed) as exc:
+        # The page says why and what to use instead; the server is the one that cannot.
+        ctx = {"status": 503, "message": message_of(exc)}
+        return render(request, "error.html", ctx, status_code=503)
     return Response(
         pdf,
         media_type="application/pdf",
