@@ -409,3 +409,31 @@ async def test_a_refused_form_keeps_what_was_typed_and_says_why_beside_it(
     assert page.select_one("#f-feed-url")["value"] == "https://www.koha.net/feed"
     assert page.select_one("#feed-outlet-error") is not None
     assert page.select("#f-feed-outlet option[selected]") == []
+
+
+async def test_a_suggestion_confirmed_with_its_link_corrected_or_dropped_is_not_suggested_again(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    watching: Settings,
+    web: HttpServer,
+) -> None:
+    feed = (FEEDS / "koha_wordpress_rss.xml").read_bytes()
+    web.serve("/feed", body=feed, headers=RSS)
+    koha = await create_outlet(session, world.editor, OutletIn(name="Koha", medium="online"))
+    await monitor.set_keywords(session, world.editor, ["Qendr* per drejtesi"])
+    await monitor.add_feed(session, world.editor, koha.id or 0, web.url("/feed"))
+    await _drain(maker, watching)
+    first, second, third = await _suggested(session, world.editor.org_id)
+    # The officer corrects one link, drops another (a print piece after all), confirms both.
+    for item, url in ((first, first.url + "?amp=1&page=2"), (second, "")):
+        data = items.CoverageIn(
+            url=url, headline=item.headline, published_on=item.published_on, medium="print"
+        )
+        await items.update_coverage(session, world.editor, item.id or 0, data, confirm=True)
+    await _due_again(session)
+    web.serve("/feed", body=feed.replace(b"Koha.net</title>", b"Koha</title>"), headers=RSS)
+    await _drain(maker, watching)
+    again = await _suggested(session, world.editor.org_id)
+    assert len(again) == 3
+    assert sorted(i.state for i in again) == ["confirmed", "confirmed", "suggested"]

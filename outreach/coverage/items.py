@@ -259,11 +259,16 @@ async def _already_logged(session: AsyncSession, actor: Actor, key: str | None) 
         )
 
 
+def search_text(headline: str, authors: list[str], url: str) -> str:
+    """What the coverage search box matches: headline, byline and site, folded."""
+    return search_key(headline, " ".join(authors), host_of(url))[:2000]
+
+
 def _apply(item: CoverageItem, data: CoverageIn) -> None:
     for name, value in data.model_dump(exclude={"byline"}).items():
         setattr(item, name, value)
     item.url_key = url_key(data.url)  # a suggestion's feed_key stays whatever the address
-    item.search_text = search_key(data.headline, " ".join(data.authors), host_of(data.url))[:2000]
+    item.search_text = search_text(data.headline, data.authors, data.url)
     item.updated_at = datetime.now(UTC)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +24,6 @@ from crm.errors import InvalidInput, NotFound
 from crm.i18n import N_
 from crm.models import Campaign, CoverageItem, Event, Job, Organisation, Outlet, OutletFeed
 from crm.outlets import get_outlet
-from crm.search import search_key
 from crm.settings import Settings
 from outreach.coverage import fetch
 from outreach.coverage.drafts import LOCAL
@@ -36,7 +35,7 @@ from outreach.coverage.feeds import (
     compile_keywords,
     read_feed,
 )
-from outreach.coverage.items import host_of, url_key
+from outreach.coverage.items import search_text, url_key
 
 log = logging.getLogger("beatbook.coverage")
 POLL_KIND = "coverage.feeds"
@@ -232,7 +231,10 @@ async def _suggest(
         return False
     key = item_key(entry)
     known = await session.execute(
-        select(CoverageItem.id).where(CoverageItem.org_id == org_id, CoverageItem.url_key == key)
+        select(CoverageItem.id).where(
+            CoverageItem.org_id == org_id,
+            or_(CoverageItem.url_key == key, CoverageItem.feed_key == key),
+        )
     )
     if known.first() is not None:
         return False
@@ -243,14 +245,14 @@ async def _suggest(
     headline = (entry.title or entry.url or "?")[:500]
     authors = [a[:200] for a in entry.authors][:20]
     suggestion = CoverageItem(
-        org_id=org_id, state="suggested", source="feed", url=url, url_key=key,
+        org_id=org_id, state="suggested", source="feed", url=url, url_key=key, feed_key=key,
         headline=headline, outlet_id=outlet_id, authors=authors,
         published_on=published.astimezone(LOCAL).date(), medium="online", reach=reach,
         language=entry.language, excerpt=entry.summary[:2000],
         matched=list(dict.fromkeys(k.text for k in hits))[:20],
         campaign_id=credit.campaign_id, event_id=credit.event_id, feed_id=feed_id,
         # As coverage logged by hand is searched (items._apply).
-        search_text=search_key(headline, " ".join(authors), host_of(url))[:2000],
+        search_text=search_text(headline, authors, url),
     )  # fmt: skip
     try:
         async with session.begin_nested():
