@@ -209,7 +209,7 @@ def contact_conditions(
     return conds
 
 
-async def _smart_filters(
+async def smart_filters(
     session: AsyncSession, org_id: int, list_id: int | None
 ) -> dict[int, dict[str, Any]]:
     if not list_id:
@@ -258,7 +258,7 @@ async def search_contacts(
     session: AsyncSession, actor: Actor, f: ContactFilter, *, limit: int = 50, offset: int = 0
 ) -> tuple[list[ContactRow], int]:
     """One page of matching contacts with their primary email and current outlets, and the total."""
-    smart = await _smart_filters(session, actor.org_id, f.list_id)
+    smart = await smart_filters(session, actor.org_id, f.list_id)
     conds = contact_conditions(actor.org_id, f, smart_lists=smart)
     counting = contact_conditions(actor.org_id, f, smart_lists=smart, for_count=True)
     total = (await session.execute(select(func.count(Contact.id)).where(*counting))).scalar_one()
@@ -279,7 +279,7 @@ async def search_contacts(
 
 
 async def matching_ids(session: AsyncSession, actor: Actor, f: ContactFilter) -> list[int]:
-    smart = await _smart_filters(session, actor.org_id, f.list_id)
+    smart = await smart_filters(session, actor.org_id, f.list_id)
     conds = contact_conditions(actor.org_id, f, smart_lists=smart, for_count=True)
     return list((await session.execute(select(Contact.id).where(*conds))).scalars())
 

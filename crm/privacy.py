@@ -37,11 +37,13 @@ from crm.models import (
     CaughtMessage,
     Contact,
     ContactEmail,
+    ContactHealth,
     CoverageByline,
     CoverageItem,
     DataRequest,
     Delivery,
     Event,
+    FollowUp,
     ImportBatch,
     ImportFile,
     ImportRow,
@@ -281,6 +283,8 @@ async def export_contact_data(session: AsyncSession, actor: Actor, contact_id: i
         "events": await _guest_records(session, contact_id),
         "mail_received": await _inbound(session, actor.org_id, contact_id),
         "coverage": await _coverage(session, actor.org_id, contact_id),
+        "follow_ups": await _follow_ups(session, actor.org_id, contact_id),
+        "relationship_health": await _health(session, contact_id),
         "import_rows": await _import_rows(session, actor.org_id, contact_id),
         "audit": await _audit_entries(
             session, actor.org_id, contact_id, [i["id"] for i in interactions]
@@ -322,6 +326,28 @@ async def _inbound(session: AsyncSession, org_id: int, contact_id: int) -> list[
         }
         for m in rows.scalars()
     ]  # fmt: skip
+
+
+async def _follow_ups(session: AsyncSession, org_id: int, contact_id: int) -> list[dict[str, Any]]:
+    """What the organisation planned to do about the contact."""
+    rows = await session.execute(
+        select(FollowUp)
+        .where(FollowUp.org_id == org_id, FollowUp.contact_id == contact_id)
+        .order_by(FollowUp.id)
+    )
+    return [
+        {"title": f.title, "due_on": _iso(f.due_on), "state": f.state, "reason": f.reason,
+         "created_at": _iso(f.created_at), "done_at": _iso(f.done_at)}
+        for f in rows.scalars()
+    ]  # fmt: skip
+
+
+async def _health(session: AsyncSession, contact_id: int) -> dict[str, Any] | None:
+    """The relationship's score as last computed from the timeline."""
+    row = await session.get(ContactHealth, contact_id)
+    if row is None:
+        return None
+    return {"score": row.score, "state": row.state, "computed_at": _iso(row.computed_at)}
 
 
 async def _coverage(session: AsyncSession, org_id: int, contact_id: int) -> list[dict[str, Any]]:

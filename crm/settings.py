@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     coverage_fetch_private: bool = False
     # How often each watched outlet feed is read (minutes; at least 5).
     feed_poll_minutes: int = 60
+    # How often relationship health is brought up to date for the dashboard (minutes).
+    health_refresh_minutes: int = 10
     # `POST /api/v1/inbound` (a provider's inbound webhook) takes this bearer token; empty: off.
     inbound_token: str = Field(default="", repr=False)
     # Soft bounces (mailbox full) to one address before it is suppressed.

@@ -10,6 +10,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm import imports, jobs  # noqa: F401 (imports registers its job handlers)
+from crm.health import store as health_store
 from crm.settings import Settings
 from outreach import outbox, privacy_mail  # noqa: F401 (register their job handlers)
 from outreach.catcher import Catcher, start_catcher
@@ -31,6 +32,7 @@ async def run_background(
     async with maker() as session:
         await imap.ensure_polling(session, settings)
         await monitor.ensure_polling(session)
+        await health_store.ensure_refreshing(session)
         await session.commit()
     sender = SenderWorker(maker, settings, name=f"{name}-sender")
     await asyncio.gather(

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm import accounts, attendance, coalitions, events, imports, interactions, lists, privacy
 from crm.beats import BeatIn, create_beat
 from crm.contacts import ContactIn, create_contact
+from crm.health import followups
 from crm.interactions import InteractionIn
 from crm.lists import ListIn
 from crm.models import CaughtMessage
@@ -102,7 +103,12 @@ async def seed(session: AsyncSession, world: World) -> dict[str, int]:
                                   outlet_id=outlet.id),
     )  # fmt: skip
     feed = await monitor.add_feed(session, world.editor, outlet.id or 0, "https://koha.net/feed")
+    follow_up = await followups.create_follow_up(
+        session, world.editor,
+        followups.FollowUpIn(contact_id=contact.id or 0, title="Call", due_on=date(2026, 12, 1)),
+    )  # fmt: skip
     return {
+        "follow_up_id": follow_up.id or 0,
         "item_id": coverage.id or 0,
         "feed_id": feed.id or 0,
         "org_id": world.owner.org_id,  # the events feed's: without its secret, 404

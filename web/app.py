@@ -239,6 +239,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
         duplicates,
         events,
         exports,
+        health,
         home,
         imports,
         inbox,
@@ -255,14 +256,14 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
     # Exports first: `/contacts/export.csv` must not be read as `/contacts/{contact_id}`.
     pages = (
         auth, home, exports, contacts, outlets, lists, settings_pages, imports, duplicates,
-        campaigns, mailbox, inbox, senders, events, coverage,
+        campaigns, mailbox, inbox, senders, events, coverage, health,
     )  # fmt: skip
     for module in (*pages, privacy, unsubscribe, rsvp):
         app.include_router(module.router)
     app.include_router(exports.api, prefix="/api/v1")
     app.include_router(campaigns_api.api, prefix="/api/v1")
     app.include_router(api.router, prefix="/api/v1")
-    for module in (imports, duplicates, privacy, events, inbox, coverage):
+    for module in (imports, duplicates, privacy, events, inbox, coverage, health):
         app.include_router(module.api, prefix="/api/v1")
     return app
 

@@ -109,7 +109,21 @@ COVERAGE_STATE_NAMES = {
     "suggested": N_("Suggested"),
     "dismissed": N_("Dismissed"),
 }
+HEALTH_NAMES = {
+    "new": N_("new"),
+    "warm": N_("warm"),
+    "cooling": N_("cooling"),
+    "cold": N_("cold"),
+}
+FOLLOW_UP_REASON_NAMES = {
+    "": N_("by hand"),
+    "reply": N_("reply waiting"),
+    "no_coverage": N_("no coverage yet"),
+    "untouched": N_("untouched"),
+}
 GLOBALS = {
+    "HEALTH_NAMES": HEALTH_NAMES,
+    "FOLLOW_UP_REASON_NAMES": FOLLOW_UP_REASON_NAMES,
     "TONE_NAMES": TONE_NAMES,
     "COVERAGE_STATE_NAMES": COVERAGE_STATE_NAMES,
     "INBOUND_NAMES": INBOUND_NAMES,

@@ -37,6 +37,13 @@ from crm.models.data import (
     Suppression,
 )
 from crm.models.events import EVENT_STATES, RSVP_ANSWERS, RSVP_CHANNELS, Attendance, Event
+from crm.models.health import (
+    FOLLOW_UP_REASONS,
+    FOLLOW_UP_STATES,
+    HEALTH_STATES,
+    ContactHealth,
+    FollowUp,
+)
 from crm.models.inbound import (
     BOUNCE_KINDS,
     INBOUND_CATEGORIES,
@@ -94,6 +101,11 @@ INTERACTION_KINDS = (
 )
 
 __all__ = [
+    "FOLLOW_UP_REASONS",
+    "FOLLOW_UP_STATES",
+    "HEALTH_STATES",
+    "ContactHealth",
+    "FollowUp",
     "COVERAGE_MEDIA",
     "COVERAGE_SOURCES",
     "COVERAGE_STATES",

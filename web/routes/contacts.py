@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -14,6 +14,8 @@ from crm import interactions, lists
 from crm.beats import all_beats
 from crm.contacts import ContactFilter, ContactIn
 from crm.errors import InvalidInput
+from crm.health import followups
+from crm.health import store as health_store
 from crm.i18n import N_
 from crm.interactions import InteractionIn
 from crm.outlets import all_outlets
@@ -198,20 +200,35 @@ async def create_contact(request: Request, auth: CurrentAuth, session: SessionDe
 async def contact_page(
     request: Request, auth: CurrentAuth, session: SessionDep, contact_id: Id
 ) -> Response:
+    ctx = await contact_context(session, auth, contact_id)
+    return render(request, "contacts/detail.html", ctx)
+
+
+async def contact_context(
+    session: SessionDep, auth: CurrentAuth, contact_id: int
+) -> dict[str, Any]:
+    """What a contact's page shows: the profile, its health and follow-ups, the timeline."""
     detail = await crm_contacts.contact_detail(session, auth.actor, contact_id)
     timeline = await interactions.timeline(session, auth.actor, contact_id)
     static_lists = [
         lst for lst, _ in await lists.all_lists(session, auth.actor) if lst.kind == "static"
     ]
-    ctx = {
+    now = datetime.now(UTC)
+    due, _ = await followups.open_follow_ups(session, auth.actor, contact_id=contact_id)
+    return {
         "d": detail,
         "c": detail.contact,
         "timeline": timeline,
         "static_lists": static_lists,
         "errors": {},
         "kinds": interactions.MANUAL_KINDS,
+        "health": await health_store.health_of(session, auth.actor, contact_id, now),
+        "follow_ups": due,
+        "today": health_store.today(now),
+        "snooze_days": followups.SNOOZE_DAYS,
+        "follow_up_values": {},
+        "follow_up_errors": {},
     }
-    return render(request, "contacts/detail.html", ctx)
 
 
 @router.get("/contacts/{contact_id}/edit")
@@ -238,6 +255,17 @@ async def delete_contact(auth: CurrentAuth, session: SessionDep, contact_id: Id)
     return RedirectResponse("/contacts", status_code=303)
 
 
+def _direction(data: dict[str, Any]) -> str:
+    """Who started a call or meeting, as the officer says (we, by default); an email's
+    direction is its kind's."""
+    kind = data.get("kind", "")
+    if kind in ("email_in", "email_out"):
+        return "in" if kind == "email_in" else "out"
+    if kind in ("call", "meeting"):
+        return "in" if data.get("direction") == "in" else "out"
+    return "none"
+
+
 @router.post("/contacts/{contact_id}/interactions")
 async def log_interaction(
     request: Request, auth: CurrentAuth, session: SessionDep, contact_id: Id
@@ -252,9 +280,7 @@ async def log_interaction(
                 "summary": data.get("summary", ""),
                 "body": data.get("body", ""),
                 "occurred_at": local_datetime(data.get("occurred_at")),
-                "direction": {"call": "out", "email_in": "in", "email_out": "out"}.get(
-                    data.get("kind", ""), "none"
-                ),
+                "direction": _direction(data),
             }
         )
         await interactions.log_interaction(session, auth.actor, contact_id, item)
@@ -262,19 +288,8 @@ async def log_interaction(
         errors = field_errors(exc)
     if not is_htmx(request) and not errors:
         return RedirectResponse(f"/contacts/{contact_id}", status_code=303)
-    detail = await crm_contacts.contact_detail(session, auth.actor, contact_id)
-    timeline = await interactions.timeline(session, auth.actor, contact_id)
-    ctx = {
-        "d": detail,
-        "c": detail.contact,
-        "timeline": timeline,
-        "errors": errors,
-        "values": data if errors else {},
-        "kinds": interactions.MANUAL_KINDS,
-        "static_lists": [
-            lst for lst in await lists.list_choices(session, auth.actor, kind="static")
-        ],
-    }
+    ctx = await contact_context(session, auth, contact_id)
+    ctx |= {"errors": errors, "values": data if errors else {}}
     return render(
         request,
         "contacts/detail.html",

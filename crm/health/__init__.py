@@ -1,0 +1,1 @@
+"""Relationship health: scores, the dashboard and follow-ups."""
