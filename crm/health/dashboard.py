@@ -89,97 +89,70 @@ def _name() -> Any:
 
 async def dashboard(session: AsyncSession, actor: Actor, f: Filters, today: date) -> Dashboard:
     org = actor.org_id
-    smart = await smart_filters(session, org, f.list_id)
-    chosen = ContactFilter(beat_id=f.beat_id, outlet_id=f.outlet_id, list_id=f.list_id)
-    conds = [
-        ContactHealth.org_id == org,
-        *contact_conditions(org, chosen, smart_lists=smart, for_count=True),
-    ]
+    conds: list[Any] = [ContactHealth.org_id == org]
+    if _filtered(f):  # the chosen contacts, as the contacts list filters them
+        smart = await smart_filters(session, org, f.list_id)
+        chosen = ContactFilter(beat_id=f.beat_id, outlet_id=f.outlet_id, list_id=f.list_id)
+        ids = select(Contact.id).where(
+            *contact_conditions(org, chosen, smart_lists=smart, for_count=True)
+        )
+        conds.append(ContactHealth.contact_id.in_(ids))  # type: ignore[attr-defined]
 
     def scoped(*columns: Any) -> Any:
-        return (
-            select(*columns)
-            .select_from(ContactHealth)
-            .join(Contact, Contact.id == ContactHealth.contact_id)
-            .where(*conds)
+        return select(*columns).select_from(ContactHealth).where(*conds)
+
+    def named(*columns: Any) -> Any:
+        return scoped(ContactHealth.contact_id, _name(), *columns).join(
+            Contact, Contact.id == ContactHealth.contact_id
         )
 
-    states = dict.fromkeys(STATES, 0)
-    for state, n in await session.execute(
-        scoped(ContactHealth.state, func.count()).group_by(ContactHealth.state)
-    ):
-        states[state] = n
-    before = dict.fromkeys(STATES, 0)
-    for state, n in await session.execute(
-        scoped(ContactHealth.state_before, func.count()).group_by(ContactHealth.state_before)
-    ):
-        before[state] = n
-    trend = await _trend(session, scoped)
-    computed = (await session.execute(scoped(func.max(ContactHealth.computed_at)))).scalar()
-
-    cold_q = scoped(
-        ContactHealth.contact_id, _name(), ContactHealth.score, ContactHealth.state,
-        ContactHealth.last_two_way_at,
-    ).where(ContactHealth.state == "cooling", ContactHealth.state_before == "warm")  # fmt: skip
+    summary = await _summary(session, scoped)
+    cold_q = named(ContactHealth.score, ContactHealth.state, ContactHealth.last_two_way_at).where(
+        ContactHealth.state == "cooling", ContactHealth.state_before == "warm"
+    )
     going_cold = [
         Person(cid, name, s, st, last)
         for cid, name, s, st, last in await session.execute(
-            cold_q.order_by(ContactHealth.score.desc()).limit(ROWS)  # type: ignore[attr-defined]
+            cold_q.order_by(ContactHealth.score.desc(), ContactHealth.contact_id).limit(ROWS)  # type: ignore[attr-defined]
         )
     ]
-    cold_total = (
-        await session.execute(select(func.count()).select_from(cold_q.subquery()))
-    ).scalar_one()
-
-    pitches = getattr(ContactHealth, f"pitches_{f.period}d")
-    replies = getattr(ContactHealth, f"replies_{f.period}d")
-    spread = {"0": 0, "1": 0, "2": 0, "3": 0, f"{OVERPITCH}+": 0}
-    bucket: Any = func.min(ContactHealth.pitches_30d, OVERPITCH)
-    if session.bind.dialect.name != "sqlite":
-        bucket = func.least(ContactHealth.pitches_30d, OVERPITCH)
-    for n, count in await session.execute(scoped(bucket, func.count()).group_by(bucket)):
-        spread["4+" if n >= OVERPITCH else str(n)] = count
     over = [
         Person(cid, name, s, st, pitches=p, replies=r)
         for cid, name, s, st, p, r in await session.execute(
-            scoped(
-                ContactHealth.contact_id, _name(), ContactHealth.score, ContactHealth.state,
-                ContactHealth.pitches_30d, ContactHealth.replies_30d,
+            named(
+                ContactHealth.score, ContactHealth.state, ContactHealth.pitches_30d,
+                ContactHealth.replies_30d,
             )
             .where(ContactHealth.pitches_30d >= OVERPITCH)
             .order_by(ContactHealth.pitches_30d.desc(), ContactHealth.replies_30d)  # type: ignore[attr-defined]
             .limit(ROWS)
         )
     ]  # fmt: skip
-    waiting_q = scoped(
-        ContactHealth.contact_id,
-        _name(),
-        ContactHealth.score,
-        ContactHealth.state,
-        ContactHealth.awaiting_since,
-    ).where(ContactHealth.awaiting_since.is_not(None))  # type: ignore[union-attr]
+    waiting = ContactHealth.awaiting_since.is_not(None)  # type: ignore[union-attr]
     awaiting = [
         Person(cid, name, s, st, since=since)
         for cid, name, s, st, since in await session.execute(
-            waiting_q.order_by(ContactHealth.awaiting_since).limit(ROWS)
+            named(ContactHealth.score, ContactHealth.state, ContactHealth.awaiting_since)
+            .where(waiting)
+            .order_by(ContactHealth.awaiting_since, ContactHealth.contact_id)
+            .limit(ROWS)
         )
     ]
-    waiting_total = (
-        await session.execute(select(func.count()).select_from(waiting_q.subquery()))
-    ).scalar_one()
-
-    ids = scoped(ContactHealth.contact_id)
+    waiting_total = (await session.execute(scoped(func.count()).where(waiting))).scalar_one()
+    ids_q = scoped(ContactHealth.contact_id)
     due, due_total = await followups.open_follow_ups(
-        session, actor, until=today, contact_ids=ids if _filtered(f) else None, limit=ROWS
+        session, actor, until=today, contact_ids=ids_q if _filtered(f) else None, limit=ROWS
     )
+    pitches = getattr(ContactHealth, f"pitches_{f.period}d")
+    replies = getattr(ContactHealth, f"replies_{f.period}d")
     return Dashboard(
-        f, states, before, trend, going_cold, int(cold_total),
+        f, summary.states, summary.before, summary.trend, going_cold, summary.going_cold,
         await _strongest(session, scoped, by="beat"),
         await _strongest(session, scoped, by="outlet"),
         await _rates(session, scoped, pitches, replies, by="outlet"),
         await _rates(session, scoped, pitches, replies, by="beat"),
-        spread, over, awaiting, int(waiting_total), due, due_total, computed,
-        sum(states.values()),
+        summary.spread, over, awaiting, int(waiting_total), due, due_total, summary.computed_at,
+        sum(summary.states.values()),
     )  # fmt: skip
 
 
@@ -187,18 +160,40 @@ def _filtered(f: Filters) -> bool:
     return bool(f.beat_id or f.outlet_id or f.list_id)
 
 
-async def _trend(session: AsyncSession, scoped: Any) -> list[dict[str, int]]:
-    """Contacts per state at the end of each week: the histories grouped (few distinct
-    strings however many contacts), then counted letter by letter."""
-    weeks: list[dict[str, int]] = []
-    for history, n in await session.execute(
-        scoped(ContactHealth.history, func.count()).group_by(ContactHealth.history)
-    ):
+@dataclass
+class _Summary:
+    states: dict[str, int]
+    before: dict[str, int]
+    trend: list[dict[str, int]]
+    spread: dict[str, int]
+    going_cold: int
+    computed_at: datetime | None
+
+
+async def _summary(session: AsyncSession, scoped: Any) -> _Summary:
+    """States now and 30 days before, the weekly trend and who is going cold, from one pass
+    over an index: the combinations are few (histories repeat), so they are grouped in SQL
+    and added up here. Then the spread of pitches and the time of the scores."""
+    columns = (ContactHealth.state, ContactHealth.state_before, ContactHealth.history)
+    rows = await session.execute(scoped(*columns, func.count()).group_by(*columns))
+    found = _Summary(dict.fromkeys(STATES, 0), dict.fromkeys(STATES, 0), [],
+                     {"0": 0, "1": 0, "2": 0, "3": 0, f"{OVERPITCH}+": 0}, 0, None)  # fmt: skip
+    for state, before, history, n in rows:
+        found.states[state] = found.states.get(state, 0) + n
+        found.before[before] = found.before.get(before, 0) + n
+        if state == "cooling" and before == "warm":
+            found.going_cold += n
         for i, letter in enumerate(history or ""):
-            while len(weeks) <= i:
-                weeks.append(dict.fromkeys(STATES, 0))
-            weeks[i][LETTERS.get(letter, "new")] += n
-    return weeks
+            while len(found.trend) <= i:
+                found.trend.append(dict.fromkeys(STATES, 0))
+            found.trend[i][LETTERS.get(letter, "new")] += n
+    pitched = ContactHealth.pitches_30d
+    for n, count in await session.execute(scoped(pitched, func.count()).group_by(pitched)):
+        found.spread[f"{OVERPITCH}+" if n >= OVERPITCH else str(n)] += count
+    found.computed_at = (
+        await session.execute(scoped(func.max(ContactHealth.computed_at)))
+    ).scalar()
+    return found
 
 
 def _grouping(by: str) -> tuple[Any, Any, Any]:
@@ -221,26 +216,40 @@ def _joined(query: Select[Any], by: str) -> Select[Any]:
 async def _strongest(
     session: AsyncSession, scoped: Any, *, by: str
 ) -> list[tuple[str, list[Person]]]:
-    """The TOP warmest relationships of each beat or outlet (warm ones only)."""
+    """The TOP warmest relationships of each beat or outlet (warm ones only), names read for
+    those alone."""
     _link, key, named = _grouping(by)
     rank = (
         func.row_number()
-        .over(partition_by=key, order_by=(ContactHealth.score.desc(), Contact.sort_key))  # type: ignore[attr-defined]
+        .over(partition_by=key, order_by=(ContactHealth.score.desc(), ContactHealth.contact_id))  # type: ignore[attr-defined]
         .label("rank")
     )
     inner = _joined(
         scoped(
             key.label("group_id"), named.name.label("group_name"), ContactHealth.contact_id,
-            _name(), ContactHealth.score, ContactHealth.state, rank,
+            ContactHealth.score, rank,
         ).where(ContactHealth.state == "warm"),
         by,
     ).subquery()  # fmt: skip
-    rows = await session.execute(
-        select(inner).where(inner.c.rank <= TOP).order_by(inner.c.group_name, inner.c.rank)
+    top = (
+        await session.execute(
+            select(inner.c.group_name, inner.c.contact_id, inner.c.score)
+            .where(inner.c.rank <= TOP)
+            .order_by(inner.c.group_name, inner.c.group_id, inner.c.rank)
+        )
+    ).all()
+    names: dict[int, str] = dict(
+        (
+            await session.execute(
+                select(Contact.id, _name()).where(
+                    Contact.id.in_({cid for _g, cid, _s in top})  # type: ignore[union-attr]
+                )
+            )
+        ).all()
     )
     groups: dict[str, list[Person]] = {}
-    for _gid, group, cid, name, s, st, _rank in rows:
-        groups.setdefault(group, []).append(Person(cid, name, s, st))
+    for group, cid, score in top:
+        groups.setdefault(group, []).append(Person(cid, names.get(cid, ""), score, "warm"))
     return list(groups.items())
 
 
@@ -251,7 +260,7 @@ async def _rates(
     _link, key, named = _grouping(by)
     sent = func.sum(pitches)
     rows = await session.execute(
-        _joined(scoped(key, named.name, sent, func.sum(replies)), by)
+        _joined(scoped(key, named.name, sent, func.sum(replies)).where(pitches > 0), by)
         .group_by(key, named.name)
         .having(sent > 0)
         .order_by(sent.desc(), named.name)

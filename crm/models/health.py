@@ -25,7 +25,12 @@ class ContactHealth(SQLModel, table=True):
     __tablename__ = "contact_health"
     __table_args__ = (
         Index("ix_contact_health_org_state_score", "org_id", "state", "score"),
+        # The dashboard's one pass over states, states before and histories reads only this.
+        Index("ix_contact_health_org_summary", "org_id", "state", "state_before", "history"),
+        Index("ix_contact_health_org_computed", "org_id", "computed_at"),
         Index("ix_contact_health_org_pitches", "org_id", "pitches_30d"),
+        Index("ix_contact_health_org_pitches_90d", "org_id", "pitches_90d"),
+        Index("ix_contact_health_org_pitches_365d", "org_id", "pitches_365d"),
         Index("ix_contact_health_org_awaiting", "org_id", "awaiting_since"),
     )
     contact_id: int = Field(foreign_key="contact.id", primary_key=True, ondelete="CASCADE")

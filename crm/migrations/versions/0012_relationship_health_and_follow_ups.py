@@ -50,6 +50,20 @@ def upgrade() -> None:
             "ix_contact_health_org_pitches", ["org_id", "pitches_30d"], unique=False
         )
         batch_op.create_index(
+            "ix_contact_health_org_summary",
+            ["org_id", "state", "state_before", "history"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_contact_health_org_computed", ["org_id", "computed_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_contact_health_org_pitches_90d", ["org_id", "pitches_90d"], unique=False
+        )
+        batch_op.create_index(
+            "ix_contact_health_org_pitches_365d", ["org_id", "pitches_365d"], unique=False
+        )
+        batch_op.create_index(
             "ix_contact_health_org_state_score", ["org_id", "state", "score"], unique=False
         )
 
@@ -91,6 +105,10 @@ def downgrade() -> None:
     op.drop_table("follow_up")
     with op.batch_alter_table("contact_health", schema=None) as batch_op:
         batch_op.drop_index("ix_contact_health_org_state_score")
+        batch_op.drop_index("ix_contact_health_org_computed")
+        batch_op.drop_index("ix_contact_health_org_summary")
+        batch_op.drop_index("ix_contact_health_org_pitches_365d")
+        batch_op.drop_index("ix_contact_health_org_pitches_90d")
         batch_op.drop_index("ix_contact_health_org_pitches")
         batch_op.drop_index("ix_contact_health_org_awaiting")
 
