@@ -12,9 +12,10 @@ from bs4 import BeautifulSoup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import accounts, privacy
+from crm import accounts, lists, privacy
 from crm.beats import BeatIn, create_beat
 from crm.contacts import ContactIn, RoleIn, create_contact
+from crm.errors import NotFound
 from crm.health import dashboard, followups, store
 from crm.health.dashboard import Filters
 from crm.models import Campaign, Contact, ContactHealth, Event, FollowUp, Interaction
@@ -319,3 +320,21 @@ async def test_health_and_follow_ups_through_the_api(
     client.headers["Authorization"] = f"Bearer {their}"
     assert (await client.get(f"/api/v1/contacts/{ids['vesa']}/health")).status_code == 404
     assert (await client.post("/api/v1/follow-ups", json=body)).status_code == 404
+
+
+async def test_the_dashboard_of_a_list_static_or_smart(session: AsyncSession, world: World) -> None:
+    ids = await _newsroom(session, world)
+    await store.refresh_all(session, NOW)
+    static = await lists.create_list(session, world.editor, lists.ListIn(name="Kryesorët"))
+    await lists.add_members(session, world.editor, static.id or 0, [ids["arben"], ids["gent"]])
+    smart = await lists.create_list(
+        session, world.editor,
+        lists.ListIn(name="Koha", kind="smart", filter={"outlet_id": ids["koha"]}),
+    )  # fmt: skip
+    board = await dashboard.dashboard(session, world.editor, Filters(list_id=static.id), TODAY)
+    assert board.states == {"new": 1, "warm": 1, "cooling": 0, "cold": 0}
+    koha = await dashboard.dashboard(session, world.editor, Filters(list_id=smart.id), TODAY)
+    assert koha.states == {"new": 1, "warm": 1, "cooling": 1, "cold": 0}  # Gent, Arbën, Milica
+    assert [p.contact_id for p in koha.going_cold] == [ids["milica"]]
+    with pytest.raises(NotFound):
+        await dashboard.dashboard(session, world.outsider, Filters(list_id=static.id), TODAY)

@@ -15,7 +15,15 @@ from crm.accounts import Actor
 from crm.contacts import ContactFilter, contact_conditions, smart_filters
 from crm.health import followups
 from crm.health.score import PERIODS, STATES
-from crm.models import Beat, Contact, ContactBeat, ContactHealth, ContactOutletRole, Outlet
+from crm.models import (
+    Beat,
+    Contact,
+    ContactBeat,
+    ContactHealth,
+    ContactOutletRole,
+    ListMember,
+    Outlet,
+)
 
 LETTERS = {"n": "new", "w": "warm", "c": "cooling", "x": "cold"}
 OVERPITCH = 4  # pitches in 30 days to one journalist that count as over-pitching
@@ -89,14 +97,8 @@ def _name() -> Any:
 
 async def dashboard(session: AsyncSession, actor: Actor, f: Filters, today: date) -> Dashboard:
     org = actor.org_id
-    conds: list[Any] = [ContactHealth.org_id == org]
-    if _filtered(f):  # the chosen contacts, as the contacts list filters them
-        smart = await smart_filters(session, org, f.list_id)
-        chosen = ContactFilter(beat_id=f.beat_id, outlet_id=f.outlet_id, list_id=f.list_id)
-        ids = select(Contact.id).where(
-            *contact_conditions(org, chosen, smart_lists=smart, for_count=True)
-        )
-        conds.append(ContactHealth.contact_id.in_(ids))  # type: ignore[attr-defined]
+    conds: list[Any] = [ContactHealth.org_id == org, *await _chosen(session, org, f)]
+    ids = select(ContactHealth.contact_id).where(*conds) if _filtered(f) else None
 
     def scoped(*columns: Any) -> Any:
         return select(*columns).select_from(ContactHealth).where(*conds)
@@ -139,9 +141,8 @@ async def dashboard(session: AsyncSession, actor: Actor, f: Filters, today: date
         )
     ]
     waiting_total = (await session.execute(scoped(func.count()).where(waiting))).scalar_one()
-    ids_q = scoped(ContactHealth.contact_id)
     due, due_total = await followups.open_follow_ups(
-        session, actor, until=today, contact_ids=ids_q if _filtered(f) else None, limit=ROWS
+        session, actor, until=today, contact_ids=ids, limit=ROWS
     )
     pitches = getattr(ContactHealth, f"pitches_{f.period}d")
     replies = getattr(ContactHealth, f"replies_{f.period}d")
@@ -154,6 +155,32 @@ async def dashboard(session: AsyncSession, actor: Actor, f: Filters, today: date
         summary.spread, over, awaiting, int(waiting_total), due, due_total, summary.computed_at,
         sum(summary.states.values()),
     )  # fmt: skip
+
+
+async def _chosen(session: AsyncSession, org: int, f: Filters) -> list[Any]:
+    """The filters as conditions on `contact_health`: each an id subquery that the database
+    reads first, then looks the rows up by key (a smart list, as the contacts list filters)."""
+    conds: list[Any] = []
+    key = ContactHealth.contact_id
+    if f.beat_id:
+        conds.append(
+            key.in_(select(ContactBeat.contact_id).where(ContactBeat.beat_id == f.beat_id))
+        )  # type: ignore[attr-defined]
+    if f.outlet_id:
+        at = select(ContactOutletRole.contact_id).where(
+            ContactOutletRole.outlet_id == f.outlet_id,
+            ContactOutletRole.ended_on.is_(None),  # type: ignore[union-attr]
+        )
+        conds.append(key.in_(at))  # type: ignore[attr-defined]
+    if f.list_id:
+        smart = await smart_filters(session, org, f.list_id)  # 404 for another's list
+        if smart:
+            inner = ContactFilter(**{k: v for k, v in smart[f.list_id].items() if k != "list_id"})
+            members: Any = select(Contact.id).where(*contact_conditions(org, inner, for_count=True))
+        else:
+            members = select(ListMember.contact_id).where(ListMember.list_id == f.list_id)
+        conds.append(key.in_(members))  # type: ignore[attr-defined]
+    return conds
 
 
 def _filtered(f: Filters) -> bool:
