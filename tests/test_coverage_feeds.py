@@ -20,10 +20,9 @@ from outreach.coverage.feeds import (
     NOT_A_FEED,
     FeedInfo,
     FeedItem,
-    Keyword,
-    compile_keywords,
     read_feed,
 )
+from outreach.coverage.keywords import Keyword, compile_keywords
 
 FEEDS = Path(__file__).parent / "fixtures" / "coverage" / "feeds"
 KOHA = "https://www.koha.net/feed/"

@@ -27,15 +27,9 @@ from crm.outlets import get_outlet
 from crm.settings import Settings
 from outreach.coverage import fetch
 from outreach.coverage.drafts import LOCAL
-from outreach.coverage.feeds import (
-    MAX_BODY,
-    FeedItem,
-    Keyword,
-    Matcher,
-    compile_keywords,
-    read_feed,
-)
+from outreach.coverage.feeds import MAX_BODY, FeedItem, read_feed
 from outreach.coverage.items import search_text, url_key
+from outreach.coverage.keywords import Keyword, Matcher, compile_keywords
 
 log = logging.getLogger("beatbook.coverage")
 POLL_KIND = "coverage.feeds"
