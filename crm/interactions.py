@@ -13,6 +13,7 @@ from crm import audit
 from crm.accounts import Actor
 from crm.contacts import get_contact
 from crm.errors import NotFound
+from crm.health import store as health_store
 from crm.models import Contact, Interaction, User
 from crm.models.base import Input, sensible_year
 from crm.search import like_pattern
@@ -106,12 +107,15 @@ async def delete_interaction(session: AsyncSession, actor: Actor, interaction_id
 
 
 async def _refresh_last(session: AsyncSession, contact_id: int) -> None:
+    """After an entry was edited or deleted: the contact's latest entry, and its health to
+    be rescored."""
     latest = select(func.max(Interaction.occurred_at)).where(Interaction.contact_id == contact_id)
     await session.execute(
         update(Contact)
         .where(Contact.id == contact_id)
         .values(last_interaction_at=latest.scalar_subquery())
     )
+    await health_store.mark_stale(session, [contact_id])
 
 
 async def timeline(

@@ -12,13 +12,25 @@ from bs4 import BeautifulSoup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import accounts, lists, privacy
+from crm import accounts, interactions, lists, privacy
 from crm.beats import BeatIn, create_beat
 from crm.contacts import ContactIn, RoleIn, create_contact
 from crm.errors import NotFound
 from crm.health import dashboard, followups, store
 from crm.health.dashboard import Filters
-from crm.models import Campaign, Contact, ContactHealth, Event, FollowUp, Interaction
+from crm.health.score import score
+from crm.interactions import InteractionIn
+from crm.models import (
+    Campaign,
+    Contact,
+    ContactHealth,
+    CoverageItem,
+    Delivery,
+    Event,
+    FollowUp,
+    InboundMessage,
+    Interaction,
+)
 from crm.outlets import OutletIn, create_outlet
 from crm.settings import Settings
 from tests.conftest import World, login
@@ -38,8 +50,8 @@ async def _newsroom(session: AsyncSession, world: World) -> dict[str, int]:
     - Milica (Koha): answered one pitch in August and met us; two pitches since unanswered;
       warm 30 days ago, cooling now.
     - Vesa (RTK, Justice): five pitches in four weeks, no answer; cold, over-pitched.
-    - Besa (freelance): wrote to us 3 days ago; nobody answered.
-    - Dritë (freelance): came to the conference 10 days ago; no coverage since.
+    - Besa (freelance): wrote to us 3 days ago; nobody answered; new.
+    - Dritë (freelance): came to the conference 10 days ago; no coverage since; new.
     - Luan (RTK): answered three pitches and covered two, 65 days ago; still warm, untouched.
     - Gent (Koha): nothing yet; new.
     """
@@ -73,11 +85,13 @@ async def _newsroom(session: AsyncSession, world: World) -> dict[str, int]:
 
     def pitch(who: str, days: float, n: int) -> Interaction:
         return Interaction(org_id=org, contact_id=ids[who], kind="email_out", direction="out",
-                           occurred_at=ago(days), campaign_id=c[n], summary="Njoftim")  # fmt: skip
+                           occurred_at=ago(days), created_at=ago(days), campaign_id=c[n],
+                           summary="Njoftim")  # fmt: skip
 
     def reply(who: str, days: float, n: int | None) -> Interaction:
         return Interaction(org_id=org, contact_id=ids[who], kind="email_in", direction="in",
-                           occurred_at=ago(days), campaign_id=c[n] if n is not None else None,
+                           occurred_at=ago(days), created_at=ago(days),
+                           campaign_id=c[n] if n is not None else None,
                            summary="Përgjigje")  # fmt: skip
 
     def other(who: str, kind: str, days: float, **links: object) -> Interaction:
@@ -87,6 +101,7 @@ async def _newsroom(session: AsyncSession, world: World) -> dict[str, int]:
             kind=kind,
             direction="none",
             occurred_at=ago(days),
+            created_at=ago(days),
             summary=kind,
             **links,
         )  # type: ignore[arg-type]
@@ -119,6 +134,7 @@ async def _newsroom(session: AsyncSession, world: World) -> dict[str, int]:
                 kind="meeting",
                 direction="in",
                 occurred_at=ago(d),
+                created_at=ago(d),
                 summary="x",
             )  # fmt: skip
             for d in (1, 5, 9)
@@ -135,7 +151,7 @@ async def test_the_dashboard_matches_the_hand_computed_newsroom(
     assert await store.refresh_all(session, NOW) == 8  # seven of ours, one of theirs
     board = await dashboard.dashboard(session, world.editor, Filters(period=90), TODAY)
 
-    assert board.states == {"new": 1, "warm": 2, "cooling": 3, "cold": 1}
+    assert board.states == {"new": 3, "warm": 2, "cooling": 1, "cold": 1}  # Besa, Dritë: new
     assert board.states_before == {"new": 4, "warm": 3, "cooling": 0, "cold": 0}
     assert board.trend[-1] == board.states and len(board.trend) == 13
     assert [p.contact_id for p in board.going_cold] == [ids["milica"]]
@@ -286,7 +302,7 @@ async def test_follow_ups_and_health_join_the_export_and_leave_with_erasure(
     await store.refresh_all(session, NOW)
     data = await privacy.export_contact_data(session, world.editor, ids["besa"])
     assert [f["reason"] for f in data["follow_ups"]] == ["reply"]
-    assert data["relationship_health"]["state"] == "cooling"
+    assert data["relationship_health"]["state"] == "new"
     await privacy.erase_contact(session, world.editor, settings, ids["besa"])
     left = await session.execute(select(FollowUp.id).where(FollowUp.contact_id == ids["besa"]))
     assert left.all() == []
@@ -338,3 +354,100 @@ async def test_the_dashboard_of_a_list_static_or_smart(session: AsyncSession, wo
     assert [p.contact_id for p in koha.going_cold] == [ids["milica"]]
     with pytest.raises(NotFound):
         await dashboard.dashboard(session, world.outsider, Filters(list_id=static.id), TODAY)
+
+
+async def test_what_the_timeline_says_is_no_relationship_is_left_out(
+    session: AsyncSession, world: World
+) -> None:
+    """A bounced message, a partner's copy of a joint campaign, a spam complaint, a place
+    moved up from a waitlist, negative coverage: none of them is a pitch or warmth."""
+    org = world.editor.org_id
+    contact = await create_contact(
+        session, world.editor, ContactIn(given_name="Fjolla", family_name="Rama")
+    )
+    cid = contact.id or 0
+    release = Campaign(org_id=org, name="Raporti", status="finished")
+    theirs = Campaign(org_id=world.outsider.org_id, name="E përbashkët", status="finished")
+    event = Event(org_id=org, title="Tryeza", starts_at=ago(5), ends_at=ago(5), uid="t@x")
+    session.add_all([release, theirs, event])
+    await session.flush()
+
+    def delivery(campaign: Campaign, owner: int, **given: object) -> Delivery:
+        return Delivery(
+            campaign_id=campaign.id or 0,
+            org_id=owner,
+            contact_id=cid,
+            address="f@x.example",
+            address_norm="f@x.example",
+            language="sq",
+            message_id=f"<{campaign.id}.{owner}@x>",
+            **given,
+        )  # type: ignore[arg-type]
+
+    bounced = delivery(release, org, status="sent", bounced_at=ago(9))
+    partner = delivery(theirs, world.outsider.org_id, status="sent")
+    complaint = InboundMessage(org_id=org, via="smtp", dedup_key="c" * 64, raw=b"x",
+                               category="complaint")  # fmt: skip
+    negative = CoverageItem(org_id=org, headline="Kritikë", published_on=ago(4).date(),
+                            tone="negative")  # fmt: skip
+    session.add_all([bounced, partner, complaint, negative])
+    await session.flush()
+
+    def entry(kind: str, days: float, direction: str = "none", **links: object) -> Interaction:
+        return Interaction(
+            org_id=org,
+            contact_id=cid,
+            kind=kind,
+            direction=direction,
+            occurred_at=ago(days),
+            created_at=ago(days),
+            summary=str(links.pop("summary", kind)),
+            **links,
+        )  # type: ignore[arg-type]
+
+    session.add_all([
+        entry("email_out", 10, "out", campaign_id=release.id, delivery_id=bounced.id),
+        entry("email_out", 8, "out", campaign_id=theirs.id, delivery_id=partner.id),
+        entry("email_in", 7, "in", campaign_id=release.id, inbound_message_id=complaint.id),
+        entry("rsvp", 6, "in", event_id=event.id,
+              summary="Moved from the waitlist to a seat at Tryeza"),
+        entry("rsvp", 5, "in", event_id=event.id, summary="Declined the invitation to Tryeza"),
+        entry("coverage", 4, coverage_id=negative.id),
+    ])  # fmt: skip
+    await session.commit()
+    timeline = await store.contact_timeline(session, cid)
+    assert [e.kind for e in timeline] == ["rsvp_declined"]
+    health = score(timeline, NOW)
+    assert health.state == "new" and health.last_two_way is None
+
+
+async def test_a_late_entry_an_edit_or_a_deletion_is_rescored_and_an_answer_closes_the_task(
+    session: AsyncSession, world: World
+) -> None:
+    ids = await _newsroom(session, world)
+    now = datetime.now(UTC)  # entries logged through the app are written at the real time
+    await store.refresh_all(session, now)
+    later = now + timedelta(minutes=1)
+    # The officer logs yesterday's call with Gent, and her answer to Besa's email.
+    call = await interactions.log_interaction(
+        session, world.editor, ids["gent"],
+        InteractionIn(kind="call", direction="in", summary="Thirrje", occurred_at=ago(1)),
+    )  # fmt: skip
+    await interactions.log_interaction(
+        session, world.editor, ids["besa"],
+        InteractionIn(kind="email_out", direction="out", summary="Përgjigja", occurred_at=ago(0.5)),
+    )  # fmt: skip
+    assert await store.refresh(session, later) == 2
+    gent = await session.get(ContactHealth, ids["gent"], populate_existing=True)
+    assert gent is not None and gent.last_two_way_at is not None
+    besa = await session.get(ContactHealth, ids["besa"], populate_existing=True)
+    assert besa is not None and besa.awaiting_since is None
+    reply_task = (
+        await session.execute(select(FollowUp).where(FollowUp.contact_id == ids["besa"]))
+    ).scalar_one()
+    assert reply_task.state == "done"  # answered: the task closed itself
+    # Deleting the call puts Gent back where he was, on the next refresh.
+    await interactions.delete_interaction(session, world.editor, call.id or 0)
+    assert await store.refresh(session, later + timedelta(minutes=10)) == 1
+    gent = await session.get(ContactHealth, ids["gent"], populate_existing=True)
+    assert gent is not None and gent.last_two_way_at is None and gent.state == "new"

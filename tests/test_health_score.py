@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crm.health.score import Entry, Reason, history, score
+from crm.health.score import Entry, Reason, history, score, tally
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -76,7 +76,7 @@ def test_the_explanation_says_what_the_score_rests_on() -> None:
     health = score(GOOD, NOW)
     assert Reason("replied", n=3, of=4) in health.reasons
     assert Reason("covered", n=1, names=("Raporti i marsit",)) in health.reasons
-    assert Reason("last_two_way", days=29) in health.reasons  # coverage is not contact
+    assert Reason("last_two_way", days=30) in health.reasons  # coverage is not contact
     silent = score([pitch(40), pitch(20), pitch(10)], NOW)
     assert silent.reasons == [Reason("replied", n=0, of=3), Reason("never_answered", n=3)]
 
@@ -110,3 +110,57 @@ def test_history_is_the_same_function_at_earlier_dates() -> None:
     for back, letter in zip(range(4, -1, -1), trend, strict=True):
         state = score(GOOD, NOW - timedelta(weeks=back)).state
         assert letter == {"new": "n", "warm": "w", "cooling": "c", "cold": "x"}[state]
+
+
+def personal(days: float) -> Entry:
+    return Entry("email_out", ago(days), "out", pitch=True)
+
+
+def test_answering_their_message_is_not_a_pitch() -> None:
+    asked = [pitch(20), reply(19)]
+    answered = [*asked, personal(18.5), personal(18)]  # two emails back: answers, not pitches
+    assert score(answered, NOW).score >= score(asked, NOW).score
+    assert Reason("replied", n=1, of=1) in score(answered, NOW).reasons
+    assert tally(asked, NOW).awaiting is not None and tally(answered, NOW).awaiting is None
+    campaign_answer = Entry("email_out", ago(18), "out", campaign_id=9, answer=True)
+    assert tally([*asked, campaign_answer], NOW).awaiting is None
+    reminder = Entry("email_out", ago(18), "out", campaign_id=9)  # neither pitch nor answer
+    assert tally([*asked, reminder], NOW).awaiting is not None
+
+
+def test_one_reply_answers_one_pitch_of_its_own() -> None:
+    five = [personal(30 - d) for d in range(5)]
+    assert Reason("replied", n=1, of=5) in score([*five, reply(25.5, None)], NOW).reasons
+    # A reply on another campaign answers no personal email, and is not "theirs" either.
+    other = score([personal(10), reply(9, campaign=4)], NOW)
+    assert Reason("replied", n=0, of=1) in other.reasons
+    assert not any(r.code == "started" for r in other.reasons)
+    # A reply to our personal email is an answer, not contact they started.
+    mine = score([personal(10), reply(9, None)], NOW)
+    assert Reason("replied", n=1, of=1) in mine.reasons
+    assert not any(r.code == "started" for r in mine.reasons)
+
+
+def test_a_decline_answers_the_invitation_but_is_no_warmth() -> None:
+    invite = Entry("email_out", ago(20), "out", campaign_id=7, event_id=3, pitch=True)
+    declined = score([invite, Entry("rsvp_declined", ago(19), "in", event_id=3)], NOW)
+    accepted = score([invite, Entry("rsvp", ago(19), "in", event_id=3)], NOW)
+    assert Reason("replied", n=1, of=1) in declined.reasons
+    assert declined.last_two_way is None and accepted.score > declined.score
+
+
+def test_a_relationship_kept_by_phone_is_warm_and_a_first_meeting_is_new() -> None:
+    weekly = [Entry("call", ago(1 + 7 * w), "out") for w in range(52)]
+    assert score(weekly, NOW).state == "warm"
+    assert score([Entry("meeting", ago(1), "out")], NOW).state == "new"
+    covered_often = [covered(30 * m, campaign=None) for m in range(12)]
+    silent = [*covered_often, *(pitch(30 * m + 5, campaign=m) for m in range(12))]
+    assert score(silent, NOW).state in ("cooling", "warm")  # they write about us: not cold
+
+
+def test_a_long_timeline_scores_fast_enough_to_read() -> None:
+    # A wire desk's address gets every campaign: 1,000 pitches and 300 replies over 3 years.
+    busy = [pitch(i * 1.1, campaign=i) for i in range(1000)]
+    busy += [reply(i * 3.3 - 0.2, campaign=i * 3) for i in range(300)]
+    health = score(busy, NOW)
+    assert 0 <= health.score <= 100 and len(history(busy, NOW)) == 13

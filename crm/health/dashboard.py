@@ -110,7 +110,8 @@ async def dashboard(session: AsyncSession, actor: Actor, f: Filters, today: date
 
     summary = await _summary(session, scoped)
     cold_q = named(ContactHealth.score, ContactHealth.state, ContactHealth.last_two_way_at).where(
-        ContactHealth.state == "cooling", ContactHealth.state_before == "warm"
+        ContactHealth.state.in_(("cooling", "cold")),
+        ContactHealth.state_before == "warm",  # type: ignore[attr-defined]
     )
     going_cold = [
         Person(cid, name, s, st, last)
@@ -136,7 +137,7 @@ async def dashboard(session: AsyncSession, actor: Actor, f: Filters, today: date
         for cid, name, s, st, since in await session.execute(
             named(ContactHealth.score, ContactHealth.state, ContactHealth.awaiting_since)
             .where(waiting)
-            .order_by(ContactHealth.awaiting_since, ContactHealth.contact_id)
+            .order_by(ContactHealth.awaiting_since.desc(), ContactHealth.contact_id)  # type: ignore[union-attr]
             .limit(ROWS)
         )
     ]
@@ -208,7 +209,7 @@ async def _summary(session: AsyncSession, scoped: Any) -> _Summary:
     for state, before, history, n in rows:
         found.states[state] = found.states.get(state, 0) + n
         found.before[before] = found.before.get(before, 0) + n
-        if state == "cooling" and before == "warm":
+        if state in ("cooling", "cold") and before == "warm":
             found.going_cold += n
         for i, letter in enumerate(history or ""):
             while len(found.trend) <= i:

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import StringConstraints, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import audit
@@ -33,6 +33,7 @@ REPLY_DAYS = 2
 NO_COVERAGE_DAYS = 7
 UNTOUCHED_DAYS = 60
 LOOK_BACK = timedelta(days=60)  # older causes are history, not a task (a first refresh)
+REPLY_LOOK_BACK = timedelta(days=14)  # older replies were likely answered outside Beatbook
 SNOOZE_DAYS = (1, 3, 7, 14)
 
 
@@ -69,7 +70,9 @@ def suggestions_for(
     """What the timeline asks the officer to do about one contact, as of `now`."""
     found: list[Suggestion] = []
     waiting = tally(timeline, now).awaiting
-    if waiting is not None and now - LOOK_BACK <= waiting.at <= now - timedelta(days=REPLY_DAYS):
+    if waiting is not None and now - REPLY_LOOK_BACK <= waiting.at <= now - timedelta(
+        days=REPLY_DAYS
+    ):
         day = _local_day(waiting.at)
         found.append(
             Suggestion(
@@ -85,7 +88,8 @@ def suggestions_for(
     for went in (e for e in past if e.kind == "event_attended"):
         if not now - LOOK_BACK <= went.at <= now - timedelta(days=NO_COVERAGE_DAYS):
             continue
-        if any(e.kind == "coverage" and e.at >= went.at for e in past):
+        day = _local_day(went.at)  # coverage is dated by its day: the same evening counts
+        if any(e.kind == "coverage" and _local_day(e.at) >= day for e in past):
             continue
         found.append(
             Suggestion(
@@ -122,8 +126,21 @@ async def suggest(
     now: datetime,
 ) -> int:
     """Add the follow-ups these contacts' timelines suggest and that were never suggested
-    before (the caller commits). Contacts who asked not to be contacted get none."""
+    before, and close the "answer the reply" ones that were answered (the caller commits).
+    Contacts who asked not to be contacted get none."""
     states = {row["contact_id"]: row["state"] for row in rows}
+    answered = [row["contact_id"] for row in rows if row["awaiting_since"] is None]
+    if answered:
+        await session.execute(
+            update(FollowUp)
+            .where(
+                FollowUp.contact_id.in_(answered),  # type: ignore[attr-defined]
+                FollowUp.reason == "reply",
+                FollowUp.state == "open",
+            )
+            .values(state="done", done_at=now)
+            .execution_options(synchronize_session=False)
+        )
     quiet = set(
         (
             await session.execute(
@@ -151,7 +168,23 @@ async def suggest(
             )
         ).all()
     )
-    new = [s for s in wanted if (s.org_id, s.cause) not in known]
+    untouched = set(
+        (
+            await session.execute(
+                select(FollowUp.contact_id).where(
+                    FollowUp.contact_id.in_([s.contact_id for s in wanted]),  # type: ignore[attr-defined]
+                    FollowUp.reason == "untouched",
+                    FollowUp.state == "open",
+                )
+            )
+        ).scalars()
+    )  # one "get in touch" at a time (two merged contacts may each have had one)
+    new = [
+        s
+        for s in wanted
+        if (s.org_id, s.cause) not in known
+        and not (s.reason == "untouched" and s.contact_id in untouched)
+    ]
     await insert_rows(
         session,
         FollowUp,
@@ -177,8 +210,9 @@ async def create_follow_up(session: AsyncSession, actor: Actor, data: FollowUpIn
     )  # fmt: skip
     session.add(item)
     await session.flush()
+    # No title in the audit trail: it is about the contact, and leaves with their erasure.
     audit.record(session, org_id=actor.org_id, user_id=actor.user_id, action="create",
-                 entity="follow_up", entity_id=item.id, changes={"title": item.title})  # fmt: skip
+                 entity="follow_up", entity_id=item.id)  # fmt: skip
     await session.commit()
     return item
 

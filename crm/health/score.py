@@ -6,14 +6,19 @@ the older it is (a half-life of HALF_LIFE days):
 
 - recency of two-way contact (a reply, a call, a meeting, an RSVP, attendance): up to 30;
 - frequency of two-way contact: up to 15;
-- reciprocity, replies per pitch, trusted as the pitches add up: up to 20; and contacts
-  the journalist started: up to 5;
+- reciprocity: replies per pitch, trusted as the pitches add up (where pitches are few,
+  calls and meetings stand in): up to 20; and contacts the journalist started: up to 5;
 - time to reply, over the replies of the last year: up to 5;
-- coverage: up to 15; event attendance: up to 10.
+- coverage: up to 25; event attendance: up to 10 (the total is capped at 100).
 
-A pitch nobody answers never raises the score: it only lowers the reply rate. The states:
-`new` (no engagement yet and fewer than NEW_PITCHES pitches), `warm` (50 and over),
-`cooling` (25–49) and `cold` (under 25)."""
+Each reply answers one pitch: the latest unanswered one of its campaign (an RSVP, of its
+event), or a personal email of the last REPLY_WINDOW. A personal email sent while their
+message waits, or within REPLY_WINDOW of it, is our side of the conversation, not a pitch.
+A pitch nobody answers never raises the score: it only lowers the reply rate.
+
+The states: `warm` (50 and over), `cooling` (25–49), `cold` (under 25), and `new` below
+warm while the relationship is young (first engagement within YOUNG) or has had no
+engagement and fewer than NEW_PITCHES pitches."""
 
 from __future__ import annotations
 
@@ -22,13 +27,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
 
+from crm.i18n import LOCAL_TZ
+
 HALF_LIFE = 90.0  # days after which an interaction counts half
 RECENCY_HALF_LIFE = 45.0  # days after which the last two-way contact counts half
 REPLY_WINDOW = timedelta(days=14)  # a personal email's answer comes within this
 NEW_PITCHES = 3  # pitches without any answer after which a contact is cold, not new
+YOUNG = timedelta(days=30)  # a relationship this young is new unless already warm
 WARM, COOLING = 50, 25
 STATES = ("new", "warm", "cooling", "cold")
-TWO_WAY = {"email_in", "call", "meeting", "event_attended", "rsvp"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class Entry:
     campaign_id: int | None = None
     event_id: int | None = None
     pitch: bool = False
+    answer: bool = False  # an answer to their message (a campaign of kind "answer")
     label: str = ""
     ref: int = 0  # the interaction's id
 
@@ -71,100 +79,152 @@ def _weight(age: timedelta, half_life: float = HALF_LIFE) -> float:
     return float(0.5 ** (max(age.total_seconds(), 0.0) / 86400 / half_life))
 
 
-def _answered(pitch: Entry, replies: Sequence[Entry]) -> Entry | None:
-    """The first answer to a pitch: an email on its campaign (or an RSVP to its event) after
-    it or, for a personal email, any email within REPLY_WINDOW."""
-    for reply in replies:
-        if reply.at < pitch.at:
-            continue
-        if pitch.campaign_id is not None and reply.campaign_id == pitch.campaign_id:
-            return reply
-        if pitch.event_id is not None and reply.event_id == pitch.event_id:
-            return reply
-        if pitch.campaign_id is None and reply.kind == "email_in":
-            if reply.at - pitch.at <= REPLY_WINDOW:
-                return reply
+@dataclass
+class _Reading:
+    """A timeline read once, in order: what was pitched and what answered each pitch, the
+    two-way contact, coverage, attendance, what the journalist started, and their message
+    still waiting for an answer."""
+
+    pitches: list[Entry] = field(default_factory=list)
+    answers: dict[int, Entry] = field(default_factory=dict)  # pitch index → its answer
+    two_way: list[Entry] = field(default_factory=list)
+    started: list[Entry] = field(default_factory=list)
+    coverage: list[Entry] = field(default_factory=list)
+    attended: list[Entry] = field(default_factory=list)
+    awaiting: Entry | None = None
+
+
+def _read(past: Sequence[Entry]) -> _Reading:
+    r = _Reading()
+    by_campaign: dict[int, list[int]] = {}  # unanswered pitches, by campaign and by event
+    by_event: dict[int, list[int]] = {}
+    personal: list[int] = []  # unanswered personal emails
+    theirs: datetime | None = None  # their last email
+    for e in past:
+        if e.kind == "email_out":
+            talking = theirs is not None and e.at - theirs <= REPLY_WINDOW
+            if e.answer or (e.campaign_id is None and (r.awaiting is not None or talking)):
+                r.awaiting = None  # our side of a conversation they are in, not a pitch
+            elif e.pitch:
+                i = len(r.pitches)
+                r.pitches.append(e)
+                if e.campaign_id is not None:
+                    by_campaign.setdefault(e.campaign_id, []).append(i)
+                else:
+                    personal.append(i)
+                if e.event_id is not None:
+                    by_event.setdefault(e.event_id, []).append(i)
+        elif e.kind in ("call", "meeting"):
+            r.two_way.append(e)
+            r.awaiting = None
+            if e.direction == "in":
+                r.started.append(e)
+        elif e.kind in ("email_in", "rsvp", "rsvp_declined"):
+            if e.kind != "rsvp_declined" and (e.kind != "rsvp" or e.direction == "in"):
+                r.two_way.append(e)
+            answered = _match(e, r, by_campaign, by_event, personal)
+            if e.kind == "email_in":
+                r.awaiting, theirs = e, e.at
+                if answered is None and e.campaign_id is None and e.event_id is None:
+                    r.started.append(e)  # not an answer to anything of ours: theirs
+        elif e.kind == "coverage":
+            r.coverage.append(e)
+        elif e.kind == "event_attended":
+            r.two_way.append(e)
+            r.attended.append(e)
+    return r
+
+
+def _match(
+    reply: Entry,
+    r: _Reading,
+    by_campaign: dict[int, list[int]],
+    by_event: dict[int, list[int]],
+    personal: list[int],
+) -> int | None:
+    """The pitch `reply` answers, if any: the latest unanswered one of its campaign (or, an
+    RSVP, of its event) or, a reply to no campaign, the latest personal email within
+    REPLY_WINDOW. One reply answers one pitch."""
+    waiting: list[int] = []
+    if reply.campaign_id is not None:
+        waiting = by_campaign.get(reply.campaign_id, [])
+    elif reply.kind != "email_in" and reply.event_id is not None:
+        waiting = by_event.get(reply.event_id, [])
+    elif reply.kind == "email_in" and reply.event_id is None:
+        waiting = personal
+    while waiting:
+        i = waiting.pop()
+        if i in r.answers:
+            continue  # answered already (through its event or its campaign)
+        if waiting is personal and reply.at - r.pitches[i].at > REPLY_WINDOW:
+            return None
+        r.answers[i] = reply
+        return i
     return None
 
 
 def score(timeline: Sequence[Entry], as_of: datetime) -> Health:
     """The health of one relationship on `as_of`, from the entries up to that moment."""
     past = sorted((e for e in timeline if e.at <= as_of), key=lambda e: e.at)
-    pitches = [e for e in past if e.pitch]
-    two_way = [e for e in past if e.kind in TWO_WAY and (e.kind != "rsvp" or e.direction == "in")]
-    replies = [e for e in two_way if e.kind in ("email_in", "rsvp")]
-    coverage = [e for e in past if e.kind == "coverage"]
-    attended = [e for e in past if e.kind == "event_attended"]
-    started = [
-        e
-        for e in past
-        if (e.kind == "email_in" and e.campaign_id is None and e.event_id is None)
-        or (e.kind in ("call", "meeting") and e.direction == "in")
-    ]
-    last = two_way[-1].at if two_way else None
-
+    r = _read(past)
+    last = r.two_way[-1].at if r.two_way else None
     total = 0.0
     if last is not None:
         total += 30 * _weight(as_of - last, RECENCY_HALF_LIFE)
-    total += 15 * min(1.0, sum(_weight(as_of - e.at) for e in two_way) / 3)
-    answers = {id(p): _answered(p, replies) for p in pitches}
-    pitched = sum(_weight(as_of - p.at) for p in pitches)
-    if pitched > 0:
-        answered = sum(_weight(as_of - p.at) for p in pitches if answers[id(p)] is not None)
-        total += 20 * answered / pitched * min(1.0, pitched)
-    total += 5 * min(1.0, sum(_weight(as_of - e.at) for e in started) / 2)
+    contact = sum(_weight(as_of - e.at) for e in r.two_way)
+    total += 15 * min(1.0, contact / 3)
+    pitched = sum(_weight(as_of - p.at) for p in r.pitches)
+    trust = min(1.0, pitched)  # how much the reply rate says: little, after one old pitch
+    rate = sum(_weight(as_of - r.pitches[i].at) for i in r.answers) / pitched if pitched else 0
+    # Calls and meetings are two-way by nature: where few pitches say otherwise, they count
+    # as reciprocity too (a relationship kept by phone can be warm).
+    total += 20 * (rate * trust + (1 - trust) * min(1.0, contact / 2))
+    total += 5 * min(1.0, sum(_weight(as_of - e.at) for e in r.started) / 2)
     year_ago = as_of - timedelta(days=365)
     delays = [
-        (reply.at - p.at).total_seconds() / 3600
-        for p in pitches
-        if (reply := answers[id(p)]) is not None and p.at >= year_ago
+        (answer.at - r.pitches[i].at).total_seconds() / 3600
+        for i, answer in r.answers.items()
+        if r.pitches[i].at >= year_ago
     ]
     if delays:
         hours = median(delays)
         total += 5 if hours <= 24 else 3 if hours <= 72 else 1
-    total += 15 * min(1.0, sum(_weight(as_of - e.at) for e in coverage))
-    total += 10 * min(1.0, sum(_weight(as_of - e.at) for e in attended))
+    total += 25 * min(1.0, sum(_weight(as_of - e.at) for e in r.coverage) / 2)
+    total += 10 * min(1.0, sum(_weight(as_of - e.at) for e in r.attended))
     value = max(0, min(100, round(total)))
 
-    engaged = bool(two_way or coverage)
-    if not engaged and len(pitches) < NEW_PITCHES:
+    engaged = [e.at for e in (*r.two_way, *r.coverage)]
+    young = bool(engaged) and min(engaged) > as_of - YOUNG  # still getting to know them
+    if value < WARM and ((not engaged and len(r.pitches) < NEW_PITCHES) or young):
         state = "new"
     else:
         state = "warm" if value >= WARM else "cooling" if value >= COOLING else "cold"
-    return Health(value, state, _reasons(as_of, pitches, answers, coverage, attended, started,
-                                         last), last)  # fmt: skip
+    return Health(value, state, _reasons(as_of, r, last), last)
 
 
-def _reasons(
-    as_of: datetime,
-    pitches: list[Entry],
-    answers: dict[int, Entry | None],
-    coverage: list[Entry],
-    attended: list[Entry],
-    started: list[Entry],
-    last: datetime | None,
-) -> list[Reason]:
+def _reasons(as_of: datetime, r: _Reading, last: datetime | None) -> list[Reason]:
     """What the score rests on, most telling first."""
     reasons: list[Reason] = []
-    recent = pitches[-5:]
+    recent = range(max(0, len(r.pitches) - 5), len(r.pitches))
     if recent:
-        replied = sum(1 for p in recent if answers[id(p)] is not None)
+        replied = sum(1 for i in recent if i in r.answers)
         reasons.append(Reason("replied", n=replied, of=len(recent)))
     year_ago = as_of - timedelta(days=365)
-    covered = [e for e in coverage if e.at >= year_ago]
+    covered = [e for e in r.coverage if e.at >= year_ago]
     if covered:
         names = tuple(dict.fromkeys(e.label for e in covered if e.label))[:3]
         reasons.append(Reason("covered", n=len(covered), names=names))
-    went = [e for e in attended if e.at >= year_ago]
+    went = [e for e in r.attended if e.at >= year_ago]
     if went:
         reasons.append(Reason("attended", n=len(went)))
-    theirs = [e for e in started if e.at >= year_ago]
+    theirs = [e for e in r.started if e.at >= year_ago]
     if theirs:
         reasons.append(Reason("started", n=len(theirs)))
     if last is not None:
-        reasons.append(Reason("last_two_way", days=(as_of - last).days))
-    elif pitches:
-        reasons.append(Reason("never_answered", n=len(pitches)))
+        days = (as_of.astimezone(LOCAL_TZ).date() - last.astimezone(LOCAL_TZ).date()).days
+        reasons.append(Reason("last_two_way", days=days))
+    elif r.pitches:
+        reasons.append(Reason("never_answered", n=len(r.pitches)))
     else:
         reasons.append(Reason("nothing_yet"))
     return reasons
@@ -195,22 +255,12 @@ PERIODS = (30, 90, 365)
 
 def tally(timeline: Sequence[Entry], as_of: datetime) -> Tally:
     past = sorted((e for e in timeline if e.at <= as_of), key=lambda e: e.at)
-    responses = [
-        e for e in past if e.kind == "email_in" or (e.kind == "rsvp" and e.direction == "in")
-    ]
+    r = _read(past)
     pitches: dict[int, int] = {}
     replies: dict[int, int] = {}
     for days in PERIODS:
         since = as_of - timedelta(days=days)
-        recent = [p for p in past if p.pitch and p.at >= since]
+        recent = [i for i, p in enumerate(r.pitches) if p.at >= since]
         pitches[days] = len(recent)
-        replies[days] = sum(1 for p in recent if _answered(p, responses) is not None)
-    awaiting = None
-    for entry in reversed(past):
-        personal = entry.kind == "email_out" and not (entry.pitch and entry.campaign_id)
-        if personal or entry.kind in ("call", "meeting"):
-            break  # answered (an email of one's own, not a campaign), or spoken to since
-        if entry.kind == "email_in":
-            awaiting = entry
-            break
-    return Tally(pitches, replies, awaiting)
+        replies[days] = sum(1 for i in recent if i in r.answers)
+    return Tally(pitches, replies, r.awaiting)

@@ -12,8 +12,9 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,12 +25,23 @@ from crm.contacts import get_contact
 from crm.health import followups
 from crm.health.score import Entry, Health, history, score, tally
 from crm.i18n import LOCAL_TZ as LOCAL
-from crm.models import Campaign, Contact, ContactHealth, Event, Interaction, Job
+from crm.models import (
+    Campaign,
+    Contact,
+    ContactHealth,
+    CoverageItem,
+    Delivery,
+    Event,
+    InboundMessage,
+    Interaction,
+    Job,
+)
 from crm.settings import Settings
 
 log = logging.getLogger("beatbook.health")
 REFRESH_KIND = "health.refresh"
 BATCH = 2000
+STALE = datetime(2000, 1, 1, tzinfo=UTC)  # a computed_at that is always out of date
 # The kinds the score reads; notes, imports, merges, bounces and auto-replies say nothing
 # about the relationship.
 SCORED_KINDS = (
@@ -37,27 +49,50 @@ SCORED_KINDS = (
 )  # fmt: skip
 
 
+# What a campaign's message is to the score: these expect an answer; an "answer" answers.
+PITCH_KINDS = ("press_release", "pitch", "invitation", "other")
+UNSCORED_MAIL = ("complaint", "unsubscribe")  # mail in that is no reply
+
+
 async def timelines(session: AsyncSession, contact_ids: Iterable[int]) -> dict[int, list[Entry]]:
-    """The scored part of each contact's timeline, oldest first."""
+    """The scored part of each contact's timeline, oldest first. Left out: messages that
+    bounced, a partner's copy of a joint campaign's message (the reply goes to the partner),
+    complaints and unsubscriptions, negative coverage, and places moved up from a waitlist."""
     ids = list(contact_ids)
     found: dict[int, list[Entry]] = defaultdict(list)
     if not ids:
         return found
-    rows = await session.execute(
-        select(
-            Interaction.contact_id, Interaction.id, Interaction.kind, Interaction.direction,
-            Interaction.occurred_at, Interaction.campaign_id, Interaction.event_id,
-            Campaign.kind, Campaign.event_id, Campaign.name, Event.title,
-        )
+    columns: tuple[Any, ...] = (
+        Interaction.contact_id, Interaction.id, Interaction.kind, Interaction.direction,
+        Interaction.occurred_at, Interaction.campaign_id, Interaction.event_id,
+        Interaction.summary, Interaction.org_id, Campaign.kind, Campaign.event_id,
+        Campaign.name, Event.title, Delivery.org_id, Delivery.bounced_at,
+        InboundMessage.category, CoverageItem.tone,
+    )  # fmt: skip
+    rows: Any = await session.execute(
+        select(*columns)
         .outerjoin(Campaign, Campaign.id == Interaction.campaign_id)
         .outerjoin(Event, Event.id == Interaction.event_id)
+        .outerjoin(Delivery, Delivery.id == Interaction.delivery_id)
+        .outerjoin(InboundMessage, InboundMessage.id == Interaction.inbound_message_id)
+        .outerjoin(CoverageItem, CoverageItem.id == Interaction.coverage_id)
         .where(
             Interaction.contact_id.in_(ids),  # type: ignore[attr-defined]
             Interaction.kind.in_(SCORED_KINDS),  # type: ignore[attr-defined]
         )
         .order_by(Interaction.contact_id, Interaction.occurred_at)
     )  # fmt: skip
-    for cid, ref, kind, direction, at, campaign_id, event_id, ckind, cevent, cname, etitle in rows:
+    for (cid, ref, kind, direction, at, campaign_id, event_id, summary, org, ckind, cevent,
+         cname, etitle, dorg, bounced, category, tone) in rows:  # fmt: skip
+        if kind == "email_out" and (bounced is not None or (dorg is not None and dorg != org)):
+            continue
+        if category in UNSCORED_MAIL or tone == "negative":
+            continue
+        if kind == "rsvp":
+            if summary.startswith("Moved from the waitlist"):
+                continue  # the system's doing, not theirs
+            if summary.startswith("Declined"):
+                kind = "rsvp_declined"  # an answer to the invitation, but no warmth
         found[cid].append(
             Entry(
                 kind,
@@ -65,7 +100,8 @@ async def timelines(session: AsyncSession, contact_ids: Iterable[int]) -> dict[i
                 direction,
                 campaign_id=campaign_id,
                 event_id=event_id or cevent,
-                pitch=kind == "email_out" and ckind != "answer",
+                pitch=kind == "email_out" and (ckind is None or ckind in PITCH_KINDS),
+                answer=ckind == "answer",
                 label=_label(kind, cname, etitle),
                 ref=ref,
             )  # fmt: skip
@@ -101,20 +137,44 @@ def today(now: datetime) -> date:
 
 
 async def stale_contacts(session: AsyncSession, now: datetime, limit: int) -> list[tuple[int, int]]:
-    """(contact, organisation) of up to `limit` contacts whose health is out of date."""
+    """(contact, organisation) of up to `limit` contacts whose health is out of date: never
+    scored first, then the oldest. Out of date: scored before today (time alone cools a
+    relationship), marked stale (an entry edited or deleted, a merge), or with an entry
+    written since (whatever its date: a call logged late, an RSVP, coverage)."""
+    today = start_of_day(now)
+    moved = (
+        select(Interaction.contact_id)
+        .join(ContactHealth, ContactHealth.contact_id == Interaction.contact_id)
+        .where(Interaction.created_at >= today, Interaction.created_at > ContactHealth.computed_at)
+    )
     rows = await session.execute(
         select(Contact.id, Contact.org_id)
         .outerjoin(ContactHealth, ContactHealth.contact_id == Contact.id)
         .where(
             or_(
                 ContactHealth.contact_id.is_(None),  # type: ignore[union-attr]
-                ContactHealth.computed_at < start_of_day(now),
-                Contact.last_interaction_at > ContactHealth.computed_at,
+                ContactHealth.computed_at < today,
+                Contact.id.in_(moved),  # type: ignore[union-attr]
             )
         )
+        .order_by(ContactHealth.computed_at.is_not(None), ContactHealth.computed_at)  # type: ignore[union-attr]
         .limit(limit)
     )
     return [(cid, org) for cid, org in rows.all()]
+
+
+async def mark_stale(session: AsyncSession, contact_ids: Iterable[int]) -> None:
+    """Have these contacts rescored on the next refresh (their timeline changed in a way no
+    new entry shows: an entry edited or deleted, two contacts merged). They stay on the
+    dashboard meanwhile. The caller commits."""
+    ids = list(contact_ids)
+    if ids:
+        await session.execute(
+            update(ContactHealth)
+            .where(ContactHealth.contact_id.in_(ids))  # type: ignore[attr-defined]
+            .values(computed_at=STALE)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def health_row(contact_id: int, org_id: int, timeline: list[Entry], now: datetime) -> dict:  # type: ignore[type-arg]
@@ -181,6 +241,7 @@ async def _refresh_job(session: AsyncSession, job: Job, settings: Settings) -> N
             if not more:
                 break
     finally:
+        await session.rollback()  # whatever failed, the chain goes on
         if not await jobs.exists(session, REFRESH_KIND, ("queued",), other_than=job_id):
             later = timedelta(0 if more else refresh_minutes(settings) * 60)
             await jobs.enqueue(session, REFRESH_KIND, run_at=datetime.now(UTC) + later)

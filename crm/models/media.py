@@ -135,6 +135,7 @@ class Interaction(SQLModel, table=True):
     __table_args__ = (
         Index("ix_interaction_contact_time", "contact_id", "occurred_at"),
         Index("ix_interaction_org_time", "org_id", "occurred_at"),
+        Index("ix_interaction_created", "created_at"),  # what was written since (health)
     )
     id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organisation.id", ondelete="CASCADE")

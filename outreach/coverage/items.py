@@ -20,6 +20,7 @@ from crm import audit, coalitions
 from crm.accounts import Actor
 from crm.errors import InvalidInput, NotFound
 from crm.events import get_event, list_events
+from crm.health import store as health_store
 from crm.i18n import N_
 from crm.models import (
     Campaign,
@@ -277,6 +278,10 @@ async def _set_byline(
 ) -> None:
     """The byline, and the item on each byline contact's timeline (only once confirmed)."""
     assert item.id is not None
+    before = await session.execute(
+        select(CoverageByline.contact_id).where(CoverageByline.coverage_id == item.id)
+    )
+    await health_store.mark_stale(session, before.scalars().all())  # off their timelines
     await session.execute(delete(CoverageByline).where(CoverageByline.coverage_id == item.id))
     await session.execute(delete(Interaction).where(Interaction.coverage_id == item.id))
     for contact_id in dict.fromkeys(contact_ids):
@@ -420,6 +425,10 @@ async def dismiss_coverage(session: AsyncSession, actor: Actor, item_id: int) ->
 async def delete_coverage(session: AsyncSession, actor: Actor, item_id: int) -> None:
     actor.require_write()
     item = await get_coverage(session, actor, item_id)
+    byline = await session.execute(
+        select(CoverageByline.contact_id).where(CoverageByline.coverage_id == item.id)
+    )
+    await health_store.mark_stale(session, byline.scalars().all())
     await session.execute(delete(Interaction).where(Interaction.coverage_id == item.id))
     await session.delete(item)
     audit.record(
