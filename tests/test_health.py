@@ -451,3 +451,25 @@ async def test_a_late_entry_an_edit_or_a_deletion_is_rescored_and_an_answer_clos
     assert await store.refresh(session, later + timedelta(minutes=10)) == 1
     gent = await session.get(ContactHealth, ids["gent"], populate_existing=True)
     assert gent is not None and gent.last_two_way_at is None and gent.state == "new"
+
+
+async def test_a_contact_who_asks_not_to_be_contacted_gets_no_suggestions(
+    session: AsyncSession, world: World
+) -> None:
+    ids = await _newsroom(session, world)
+    now = datetime.now(UTC)
+    await store.refresh_all(session, now)
+    besa = await session.get(Contact, ids["besa"])
+    assert besa is not None
+    besa.do_not_contact = True
+    session.add(besa)
+    await session.commit()
+    await store.mark_stale(session, [ids["besa"]])
+    await session.commit()
+    assert await store.refresh(session, now + timedelta(minutes=1)) == 1
+    states = (
+        (await session.execute(select(FollowUp.state).where(FollowUp.contact_id == ids["besa"])))
+        .scalars()
+        .all()
+    )
+    assert states == ["dismissed"]

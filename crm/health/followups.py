@@ -151,6 +151,17 @@ async def suggest(
             )
         ).scalars()
     )
+    if quiet:  # what was suggested before they asked not to be contacted no longer applies
+        await session.execute(
+            update(FollowUp)
+            .where(
+                FollowUp.contact_id.in_(quiet),  # type: ignore[attr-defined]
+                FollowUp.reason != "",
+                FollowUp.state == "open",
+            )
+            .values(state="dismissed", done_at=now)
+            .execution_options(synchronize_session=False)
+        )
     wanted = [
         s
         for cid, org in contacts
