@@ -17,6 +17,7 @@ from crm.accounts import Actor
 from crm.contacts import ContactFilter, matching_ids
 from crm.errors import InvalidInput, NotFound
 from crm.events import get_event
+from crm.health import store as health_store
 from crm.i18n import N_
 from crm.import_rows import Rejected, check_email
 from crm.models import Attendance, Contact, ContactEmail, Event, Interaction
@@ -276,6 +277,8 @@ async def _forget_attendance(session: AsyncSession, guest: Attendance) -> None:
     )
     for item in rows.scalars():
         await session.delete(item)
+    if guest.contact_id:
+        await health_store.mark_stale(session, [guest.contact_id])
 
 
 async def walk_in(

@@ -416,7 +416,7 @@ async def test_what_the_timeline_says_is_no_relationship_is_left_out(
     ])  # fmt: skip
     await session.commit()
     timeline = await store.contact_timeline(session, cid)
-    assert [e.kind for e in timeline] == ["rsvp_declined"]
+    assert [e.kind for e in timeline] == ["rsvp_declined", "coverage_negative"]
     health = score(timeline, NOW)
     assert health.state == "new" and health.last_two_way is None
 

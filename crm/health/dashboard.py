@@ -5,7 +5,7 @@ days. Every number is the organisation's own; nothing here loops over contacts."
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -29,6 +29,7 @@ LETTERS = {"n": "new", "w": "warm", "c": "cooling", "x": "cold"}
 OVERPITCH = 4  # pitches in 30 days to one journalist that count as over-pitching
 TOP = 3  # strongest relationships shown per beat and per outlet
 ROWS = 15
+AWAITING_DAYS = 60
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,10 @@ async def dashboard(session: AsyncSession, actor: Actor, f: Filters, today: date
             .limit(ROWS)
         )
     ]  # fmt: skip
-    waiting = ContactHealth.awaiting_since.is_not(None)  # type: ignore[union-attr]
+    # Replies of the last AWAITING_DAYS: an older "thanks" is no longer waiting for anyone.
+    waiting = ContactHealth.awaiting_since >= datetime.combine(
+        today - timedelta(days=AWAITING_DAYS), time(0), tzinfo=UTC
+    )
     awaiting = [
         Person(cid, name, s, st, since=since)
         for cid, name, s, st, since in await session.execute(
@@ -225,20 +229,26 @@ async def _summary(session: AsyncSession, scoped: Any) -> _Summary:
 
 
 def _grouping(by: str) -> tuple[Any, Any, Any]:
-    """The join to a contact's beats or current outlets: (link table, its key, its name)."""
+    """A contact's beats or current outlets, once each (a contact may hold two roles at one
+    outlet): (the pairs as a subquery, its group key, the group's table)."""
     if by == "beat":
-        return ContactBeat, ContactBeat.beat_id, Beat
-    return ContactOutletRole, ContactOutletRole.outlet_id, Outlet
+        pairs = select(ContactBeat.contact_id, ContactBeat.beat_id.label("group_id"))  # type: ignore[attr-defined]
+        named: Any = Beat
+    else:
+        pairs = (
+            select(ContactOutletRole.contact_id, ContactOutletRole.outlet_id.label("group_id"))  # type: ignore[attr-defined]
+            .where(ContactOutletRole.ended_on.is_(None))  # type: ignore[union-attr]
+            .distinct()
+        )
+        named = Outlet
+    link = pairs.subquery()
+    return link, link.c.group_id, named
 
 
-def _joined(query: Select[Any], by: str) -> Select[Any]:
-    link, key, named = _grouping(by)
-    query = query.join(link, link.contact_id == ContactHealth.contact_id).join(
+def _joined(query: Select[Any], link: Any, key: Any, named: Any) -> Select[Any]:
+    return query.join(link, link.c.contact_id == ContactHealth.contact_id).join(
         named, named.id == key
     )
-    if by == "outlet":
-        query = query.where(ContactOutletRole.ended_on.is_(None))  # type: ignore[union-attr]
-    return query
 
 
 async def _strongest(
@@ -246,7 +256,7 @@ async def _strongest(
 ) -> list[tuple[str, list[Person]]]:
     """The TOP warmest relationships of each beat or outlet (warm ones only), names read for
     those alone."""
-    _link, key, named = _grouping(by)
+    link, key, named = _grouping(by)
     rank = (
         func.row_number()
         .over(partition_by=key, order_by=(ContactHealth.score.desc(), ContactHealth.contact_id))  # type: ignore[attr-defined]
@@ -257,11 +267,11 @@ async def _strongest(
             key.label("group_id"), named.name.label("group_name"), ContactHealth.contact_id,
             ContactHealth.score, rank,
         ).where(ContactHealth.state == "warm"),
-        by,
+        link, key, named,
     ).subquery()  # fmt: skip
     top = (
         await session.execute(
-            select(inner.c.group_name, inner.c.contact_id, inner.c.score)
+            select(inner.c.group_id, inner.c.group_name, inner.c.contact_id, inner.c.score)
             .where(inner.c.rank <= TOP)
             .order_by(inner.c.group_name, inner.c.group_id, inner.c.rank)
         )
@@ -270,25 +280,29 @@ async def _strongest(
         (
             await session.execute(
                 select(Contact.id, _name()).where(
-                    Contact.id.in_({cid for _g, cid, _s in top})  # type: ignore[union-attr]
+                    Contact.id.in_({cid for _i, _g, cid, _s in top})  # type: ignore[union-attr]
                 )
             )
         ).all()
     )
-    groups: dict[str, list[Person]] = {}
-    for group, cid, score in top:
-        groups.setdefault(group, []).append(Person(cid, names.get(cid, ""), score, "warm"))
-    return list(groups.items())
+    groups: dict[int, tuple[str, list[Person]]] = {}  # by id: two beats may share a name
+    for gid, group, cid, score in top:
+        groups.setdefault(gid, (group, []))[1].append(
+            Person(cid, names.get(cid, ""), score, "warm")
+        )
+    return list(groups.values())
 
 
 async def _rates(
     session: AsyncSession, scoped: Any, pitches: Any, replies: Any, *, by: str
 ) -> list[Rate]:
     """Replies per pitch by outlet or beat, where the most pitches went first."""
-    _link, key, named = _grouping(by)
+    link, key, named = _grouping(by)
     sent = func.sum(pitches)
     rows = await session.execute(
-        _joined(scoped(key, named.name, sent, func.sum(replies)).where(pitches > 0), by)
+        _joined(
+            scoped(key, named.name, sent, func.sum(replies)).where(pitches > 0), link, key, named
+        )
         .group_by(key, named.name)
         .having(sent > 0)
         .order_by(sent.desc(), named.name)

@@ -89,7 +89,7 @@ def suggestions_for(
         if not now - LOOK_BACK <= went.at <= now - timedelta(days=NO_COVERAGE_DAYS):
             continue
         day = _local_day(went.at)  # coverage is dated by its day: the same evening counts
-        if any(e.kind == "coverage" and _local_day(e.at) >= day for e in past):
+        if any(e.kind.startswith("coverage") and _local_day(e.at) >= day for e in past):
             continue
         found.append(
             Suggestion(
@@ -129,18 +129,20 @@ async def suggest(
     before, and close the "answer the reply" ones that were answered (the caller commits).
     Contacts who asked not to be contacted get none."""
     states = {row["contact_id"]: row["state"] for row in rows}
-    answered = [row["contact_id"] for row in rows if row["awaiting_since"] is None]
-    if answered:
-        await session.execute(
-            update(FollowUp)
-            .where(
-                FollowUp.contact_id.in_(answered),  # type: ignore[attr-defined]
-                FollowUp.reason == "reply",
-                FollowUp.state == "open",
-            )
-            .values(state="done", done_at=now)
-            .execution_options(synchronize_session=False)
+    waiting = [tally(timelines.get(cid, []), now).awaiting for cid, _ in contacts]
+    current = [f"reply:{w.ref}" for w in waiting if w is not None]
+    # A reply answered since (by email, call or meeting) closes its task.
+    await session.execute(
+        update(FollowUp)
+        .where(
+            FollowUp.contact_id.in_([cid for cid, _ in contacts]),  # type: ignore[attr-defined]
+            FollowUp.reason == "reply",
+            FollowUp.state == "open",
+            FollowUp.cause.not_in(current),  # type: ignore[union-attr]
         )
+        .values(state="done", done_at=now)
+        .execution_options(synchronize_session=False)
+    )
     quiet = set(
         (
             await session.execute(

@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from statistics import median
 
 from crm.i18n import LOCAL_TZ
 
@@ -100,18 +99,22 @@ def _read(past: Sequence[Entry]) -> _Reading:
     by_event: dict[int, list[int]] = {}
     personal: list[int] = []  # unanswered personal emails
     theirs: datetime | None = None  # their last email
+    ours: datetime | None = None  # our last personal email
     for e in past:
         if e.kind == "email_out":
             talking = theirs is not None and e.at - theirs <= REPLY_WINDOW
-            if e.answer or (e.campaign_id is None and (r.awaiting is not None or talking)):
+            if e.campaign_id is None:
+                ours = e.at
+            if e.answer or (e.campaign_id is None and talking):
                 r.awaiting = None  # our side of a conversation they are in, not a pitch
-            elif e.pitch:
-                i = len(r.pitches)
+            elif e.pitch and not (e.event_id is not None and e.event_id in by_event):
+                i = len(r.pitches)  # (an event's update or cancellation is no new pitch)
                 r.pitches.append(e)
                 if e.campaign_id is not None:
                     by_campaign.setdefault(e.campaign_id, []).append(i)
                 else:
                     personal.append(i)
+                    r.awaiting = None
                 if e.event_id is not None:
                     by_event.setdefault(e.event_id, []).append(i)
         elif e.kind in ("call", "meeting"):
@@ -124,8 +127,14 @@ def _read(past: Sequence[Entry]) -> _Reading:
                 r.two_way.append(e)
             answered = _match(e, r, by_campaign, by_event, personal)
             if e.kind == "email_in":
+                conversation = ours is not None and e.at - ours <= REPLY_WINDOW
                 r.awaiting, theirs = e, e.at
-                if answered is None and e.campaign_id is None and e.event_id is None:
+                if (
+                    answered is None
+                    and e.campaign_id is None
+                    and e.event_id is None
+                    and not conversation
+                ):
                     r.started.append(e)  # not an answer to anything of ours: theirs
         elif e.kind == "coverage":
             r.coverage.append(e)
@@ -146,8 +155,12 @@ def _match(
     RSVP, of its event) or, a reply to no campaign, the latest personal email within
     REPLY_WINDOW. One reply answers one pitch."""
     waiting: list[int] = []
-    if reply.campaign_id is not None:
-        waiting = by_campaign.get(reply.campaign_id, [])
+    if reply.campaign_id is not None and by_campaign.get(reply.campaign_id):
+        waiting = by_campaign[reply.campaign_id]
+    elif reply.campaign_id is not None and reply.event_id is not None:  # e.g. to a reminder
+        waiting = by_event.get(reply.event_id, [])
+    elif reply.campaign_id is not None:
+        waiting = []
     elif reply.kind != "email_in" and reply.event_id is not None:
         waiting = by_event.get(reply.event_id, [])
     elif reply.kind == "email_in" and reply.event_id is None:
@@ -165,7 +178,7 @@ def _match(
 
 def score(timeline: Sequence[Entry], as_of: datetime) -> Health:
     """The health of one relationship on `as_of`, from the entries up to that moment."""
-    past = sorted((e for e in timeline if e.at <= as_of), key=lambda e: e.at)
+    past = sorted((e for e in timeline if e.at <= as_of), key=lambda e: (e.at, e.ref))
     r = _read(past)
     last = r.two_way[-1].at if r.two_way else None
     total = 0.0
@@ -174,28 +187,26 @@ def score(timeline: Sequence[Entry], as_of: datetime) -> Health:
     contact = sum(_weight(as_of - e.at) for e in r.two_way)
     total += 15 * min(1.0, contact / 3)
     pitched = sum(_weight(as_of - p.at) for p in r.pitches)
-    trust = min(1.0, pitched)  # how much the reply rate says: little, after one old pitch
-    rate = sum(_weight(as_of - r.pitches[i].at) for i in r.answers) / pitched if pitched else 0
-    # Calls and meetings are two-way by nature: where few pitches say otherwise, they count
-    # as reciprocity too (a relationship kept by phone can be warm).
-    total += 20 * (rate * trust + (1 - trust) * min(1.0, contact / 2))
+    answered = sum(_weight(as_of - r.pitches[i].at) for i in r.answers)
+    # Replies per pitch, calls and meetings standing in for up to half of it. Every term
+    # decays alike and scales with `base`, so time alone never raises it.
+    base = max(pitched, 1.0)
+    total += 20 * min(1.0, (answered + min(contact / 2, base / 2)) / base)
     total += 5 * min(1.0, sum(_weight(as_of - e.at) for e in r.started) / 2)
-    year_ago = as_of - timedelta(days=365)
-    delays = [
-        (answer.at - r.pitches[i].at).total_seconds() / 3600
+    speed = [
+        (_weight(as_of - r.pitches[i].at), (answer.at - r.pitches[i].at).total_seconds() / 3600)
         for i, answer in r.answers.items()
-        if r.pitches[i].at >= year_ago
     ]
-    if delays:
-        hours = median(delays)
-        total += 5 if hours <= 24 else 3 if hours <= 72 else 1
+    if speed:  # points for quick answers, each weighted by its age like everything else
+        points = sum(w * (5 if h <= 24 else 3 if h <= 72 else 1) for w, h in speed)
+        total += points / max(sum(w for w, _ in speed), 1.0)
     total += 25 * min(1.0, sum(_weight(as_of - e.at) for e in r.coverage) / 2)
     total += 10 * min(1.0, sum(_weight(as_of - e.at) for e in r.attended))
     value = max(0, min(100, round(total)))
 
     engaged = [e.at for e in (*r.two_way, *r.coverage)]
     young = bool(engaged) and min(engaged) > as_of - YOUNG  # still getting to know them
-    if value < WARM and ((not engaged and len(r.pitches) < NEW_PITCHES) or young):
+    if young or (value < WARM and not engaged and len(r.pitches) < NEW_PITCHES):
         state = "new"
     else:
         state = "warm" if value >= WARM else "cooling" if value >= COOLING else "cold"
@@ -254,7 +265,7 @@ PERIODS = (30, 90, 365)
 
 
 def tally(timeline: Sequence[Entry], as_of: datetime) -> Tally:
-    past = sorted((e for e in timeline if e.at <= as_of), key=lambda e: e.at)
+    past = sorted((e for e in timeline if e.at <= as_of), key=lambda e: (e.at, e.ref))
     r = _read(past)
     pitches: dict[int, int] = {}
     replies: dict[int, int] = {}

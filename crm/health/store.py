@@ -57,7 +57,8 @@ UNSCORED_MAIL = ("complaint", "unsubscribe")  # mail in that is no reply
 async def timelines(session: AsyncSession, contact_ids: Iterable[int]) -> dict[int, list[Entry]]:
     """The scored part of each contact's timeline, oldest first. Left out: messages that
     bounced, a partner's copy of a joint campaign's message (the reply goes to the partner),
-    complaints and unsubscriptions, negative coverage, and places moved up from a waitlist."""
+    complaints and unsubscriptions, and places moved up from a waitlist. Negative coverage
+    is kept apart ("coverage_negative"): the score ignores it."""
     ids = list(contact_ids)
     found: dict[int, list[Entry]] = defaultdict(list)
     if not ids:
@@ -86,8 +87,10 @@ async def timelines(session: AsyncSession, contact_ids: Iterable[int]) -> dict[i
          cname, etitle, dorg, bounced, category, tone) in rows:  # fmt: skip
         if kind == "email_out" and (bounced is not None or (dorg is not None and dorg != org)):
             continue
-        if category in UNSCORED_MAIL or tone == "negative":
+        if category in UNSCORED_MAIL:
             continue
+        if kind == "coverage" and tone == "negative":
+            kind = "coverage_negative"  # no warmth; still "written about since the event"
         if kind == "rsvp":
             if summary.startswith("Moved from the waitlist"):
                 continue  # the system's doing, not theirs
