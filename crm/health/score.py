@@ -6,19 +6,20 @@ the older it is (a half-life of HALF_LIFE days):
 
 - recency of two-way contact (a reply, a call, a meeting, an RSVP, attendance): up to 30;
 - frequency of two-way contact: up to 15;
-- reciprocity: replies per pitch, trusted as the pitches add up (where pitches are few,
-  calls and meetings stand in): up to 20; and contacts the journalist started: up to 5;
-- time to reply, over the replies of the last year: up to 5;
+- reciprocity: replies per pitch (calls and meetings standing in for up to half of it):
+  up to 20; and contacts the journalist started: up to 5;
+- time to reply (quick answers count more, each weighted by its age): up to 5;
 - coverage: up to 25; event attendance: up to 10 (the total is capped at 100).
 
 Each reply answers one pitch: the latest unanswered one of its campaign (an RSVP, of its
-event), or a personal email of the last REPLY_WINDOW. A personal email sent while their
-message waits, or within REPLY_WINDOW of it, is our side of the conversation, not a pitch.
+event), or a personal email of the last REPLY_WINDOW. A personal email within
+REPLY_WINDOW of their last one is our side of the conversation, not a pitch; an event's
+update or cancellation is no new pitch either.
 A pitch nobody answers never raises the score: it only lowers the reply rate.
 
-The states: `warm` (50 and over), `cooling` (25–49), `cold` (under 25), and `new` below
-warm while the relationship is young (first engagement within YOUNG) or has had no
-engagement and fewer than NEW_PITCHES pitches."""
+The states: `new` while the relationship is young (first engagement within YOUNG), or
+with no engagement yet and fewer than NEW_PITCHES pitches; otherwise `warm` (50 and over),
+`cooling` (25–49) and `cold` (under 25). Time alone never raises a score."""
 
 from __future__ import annotations
 

@@ -81,7 +81,7 @@ async def timelines(session: AsyncSession, contact_ids: Iterable[int]) -> dict[i
             Interaction.contact_id.in_(ids),  # type: ignore[attr-defined]
             Interaction.kind.in_(SCORED_KINDS),  # type: ignore[attr-defined]
         )
-        .order_by(Interaction.contact_id, Interaction.occurred_at)
+        .order_by(Interaction.contact_id, Interaction.occurred_at, Interaction.id)
     )  # fmt: skip
     for (cid, ref, kind, direction, at, campaign_id, event_id, summary, org, ckind, cevent,
          cname, etitle, dorg, bounced, category, tone) in rows:  # fmt: skip
