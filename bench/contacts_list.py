@@ -306,6 +306,8 @@ def generate(db: Path) -> None:
     con.execute("COMMIT")
     con.execute("PRAGMA journal_mode=WAL")
     con.close()
+    for stale in (Path(f"{db}-wal"), Path(f"{db}-shm")):  # the old file's: not this one's
+        stale.unlink(missing_ok=True)
     os.replace(tmp, db)
     size = db.stat().st_size / 1e6
     print(f"  generated {_show(db)} ({size:.0f} MB) in {perf_counter() - started:.1f} s")
