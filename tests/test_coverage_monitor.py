@@ -61,6 +61,19 @@ def _article(url: str) -> str:
     return found.group(1) if found else url
 
 
+async def _watch_koha(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    world: World,
+    watching: Settings,
+    web: HttpServer,
+) -> None:
+    """Koha's feed (served at /feed) watched by the organisation, and read once."""
+    koha = await create_outlet(session, world.editor, OutletIn(name="Koha", medium="online"))
+    await monitor.add_feed(session, world.editor, koha.id or 0, web.url("/feed"))
+    await _drain(maker, watching)
+
+
 async def _due_again(session: AsyncSession) -> None:
     """As if the poll interval had passed."""
     await session.execute(update(OutletFeed).values(polled_at=None))
@@ -221,9 +234,7 @@ async def test_an_entry_dated_impossibly_is_suggested_as_undated_and_the_others_
     feed = (FEEDS / "koha_wordpress_rss.xml").read_bytes()
     odd = feed.replace(b"Tue, 12 Mar 2024 13:47:02 +0000", odd_date.encode())  # 412345
     web.serve("/feed", body=odd, headers=RSS)
-    koha = await create_outlet(session, world.editor, OutletIn(name="Koha", medium="online"))
-    await monitor.add_feed(session, world.editor, koha.id or 0, web.url("/feed"))
-    await _drain(maker, watching)
+    await _watch_koha(session, maker, world, watching, web)
 
     found = {_article(i.url): i for i in await _suggested(session, world.editor.org_id)}
     assert sorted(found) == ["412330", "412345"]
@@ -241,9 +252,7 @@ async def test_suggestions_are_found_by_the_coverage_search(
     web: HttpServer,
 ) -> None:
     web.serve("/feed", body=(FEEDS / "koha_wordpress_rss.xml").read_bytes(), headers=RSS)
-    koha = await create_outlet(session, world.editor, OutletIn(name="Koha", medium="online"))
-    await monitor.add_feed(session, world.editor, koha.id or 0, web.url("/feed"))
-    await _drain(maker, watching)
+    await _watch_koha(session, maker, world, watching, web)
 
     async def search(q: str) -> list[str]:
         rows, _ = await items.list_coverage(session, world.editor, state="suggested", q=q)
@@ -281,9 +290,7 @@ async def test_a_partners_joint_campaign_and_event_are_looked_for_and_credited(
     )  # fmt: skip
     session.add_all([joint, theirs_alone, cohosted])
     await session.commit()
-    koha = await create_outlet(session, world.editor, OutletIn(name="Koha", medium="online"))
-    await monitor.add_feed(session, world.editor, koha.id or 0, web.url("/feed"))
-    await _drain(maker, watching)
+    await _watch_koha(session, maker, world, watching, web)
 
     found = {_article(i.url): i for i in await _suggested(session, world.editor.org_id)}
     assert sorted(found) == ["412301", "412317", "412330", "412345"]  # not "Kurti" (412338)

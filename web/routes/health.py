@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from crm import beats, lists, outlets
-from crm.errors import InvalidInput
+from crm.errors import InvalidInput, NotFound
 from crm.health import dashboard, followups, store
 from crm.health.followups import FollowUpIn
 from crm.health.score import PERIODS
@@ -115,46 +115,26 @@ async def _contact_with_errors(
     return render(request, "contacts/detail.html", ctx, status_code=422)
 
 
-async def _settled(
-    request: Request, auth: CurrentAuth, session: SessionDep, follow_up_id: int, action: str
-) -> Response:
-    item = await followups.get_follow_up(session, auth.actor, follow_up_id)
+ACTIONS = ("done", "dismiss", "reopen", "snooze")
+
+
+async def _settle(session: SessionDep, auth: Any, follow_up_id: int, action: str, days: int) -> Any:
+    """Done, not needed (dismiss), open again, or snoozed for `days`; another path is a 404."""
+    if action not in ACTIONS:
+        raise NotFound("page")
     if action == "snooze":
-        values = await form_dict(request)
-        days = optional_int(values.get("days")) or 0
-        await followups.snooze(session, auth.actor, follow_up_id, days, _today())
-    else:
-        await followups.settle(session, auth.actor, follow_up_id, action)  # type: ignore[arg-type]
+        return await followups.snooze(session, auth.actor, follow_up_id, days, _today())
+    return await followups.settle(session, auth.actor, follow_up_id, action)  # type: ignore[arg-type]
+
+
+@router.post("/follow-ups/{follow_up_id}/{action}")
+async def settle_follow_up(
+    request: Request, auth: CurrentAuth, session: SessionDep, follow_up_id: Id, action: str
+) -> Response:
+    days = optional_int((await form_dict(request)).get("days")) or 0 if action == "snooze" else 0
+    item = await _settle(session, auth, follow_up_id, action, days)
     back = _back(request, f"/contacts/{item.contact_id}#follow-ups")
     return RedirectResponse(back, status_code=303)
-
-
-@router.post("/follow-ups/{follow_up_id}/done")
-async def follow_up_done(
-    request: Request, auth: CurrentAuth, session: SessionDep, follow_up_id: Id
-) -> Response:
-    return await _settled(request, auth, session, follow_up_id, "done")
-
-
-@router.post("/follow-ups/{follow_up_id}/dismiss")
-async def follow_up_dismiss(
-    request: Request, auth: CurrentAuth, session: SessionDep, follow_up_id: Id
-) -> Response:
-    return await _settled(request, auth, session, follow_up_id, "dismiss")
-
-
-@router.post("/follow-ups/{follow_up_id}/reopen")
-async def follow_up_reopen(
-    request: Request, auth: CurrentAuth, session: SessionDep, follow_up_id: Id
-) -> Response:
-    return await _settled(request, auth, session, follow_up_id, "reopen")
-
-
-@router.post("/follow-ups/{follow_up_id}/snooze")
-async def follow_up_snooze(
-    request: Request, auth: CurrentAuth, session: SessionDep, follow_up_id: Id
-) -> Response:
-    return await _settled(request, auth, session, follow_up_id, "snooze")
 
 
 # --- /api/v1 --------------------------------------------------------------------------------
@@ -200,24 +180,10 @@ async def api_add_follow_up(auth: ApiAuth, session: SessionDep, data: FollowUpIn
     return _follow_up_out(await followups.create_follow_up(session, auth.actor, data))
 
 
-@api.post("/follow-ups/{follow_up_id}/done")
-async def api_follow_up_done(
-    auth: ApiAuth, session: SessionDep, follow_up_id: Id
+@api.post("/follow-ups/{follow_up_id}/{action}")
+async def api_settle_follow_up(
+    auth: ApiAuth, session: SessionDep, follow_up_id: Id, action: str, days: int = 7
 ) -> dict[str, Any]:
-    return _follow_up_out(await followups.settle(session, auth.actor, follow_up_id, "done"))
-
-
-@api.post("/follow-ups/{follow_up_id}/dismiss")
-async def api_follow_up_dismiss(
-    auth: ApiAuth, session: SessionDep, follow_up_id: Id
-) -> dict[str, Any]:
-    return _follow_up_out(await followups.settle(session, auth.actor, follow_up_id, "dismiss"))
-
-
-@api.post("/follow-ups/{follow_up_id}/snooze")
-async def api_follow_up_snooze(
-    auth: ApiAuth, session: SessionDep, follow_up_id: Id, days: int = 7
-) -> dict[str, Any]:
-    """Due again `days` (1, 3, 7 or 14) after today."""
-    item = await followups.snooze(session, auth.actor, follow_up_id, days, _today())
-    return _follow_up_out(item)
+    """`done`, `dismiss` (a suggestion not needed), `reopen`, or `snooze` (due again `days`
+    — 1, 3, 7 or 14 — after today)."""
+    return _follow_up_out(await _settle(session, auth, follow_up_id, action, days))
