@@ -49,7 +49,9 @@ def entries(draw: st.DrawFn) -> Entry:
     c, ev = draw(st.sampled_from(CAMPAIGNS)), draw(st.sampled_from(EVENTS))
     return {
         "pitch": lambda: Entry("email_out", t, "out", campaign_id=c, pitch=True),
-        "invite": lambda: Entry("email_out", t, "out", campaign_id=c, event_id=ev, pitch=True),
+        "invite": lambda: Entry(
+            "email_out", t, "out", campaign_id=c, event_id=ev, pitch=True, invitation=True
+        ),
         "personal": lambda: Entry("email_out", t, "out", pitch=True),
         "answer": lambda: Entry("email_out", t, "out", campaign_id=50, answer=True),
         "reminder": lambda: Entry("email_out", t, "out", campaign_id=c, event_id=ev),
@@ -226,10 +228,16 @@ def test_the_tally_is_consistent(tl: list[Entry]) -> None:
 
 def test_an_event_update_or_cancellation_is_no_pitch() -> None:
     """Update and cancellation campaigns are of kind "invitation" (outreach/invitations.py)."""
-    invite = Entry("email_out", ago(20), "out", campaign_id=7, event_id=3, pitch=True, ref=1)
+    invite = Entry(
+        "email_out", ago(20), "out", campaign_id=7, event_id=3, pitch=True, invitation=True, ref=1
+    )
     accepted = Entry("rsvp", ago(19), "in", event_id=3, ref=2)
-    update = Entry("email_out", ago(10), "out", campaign_id=8, event_id=3, pitch=True, ref=3)
-    cancel = Entry("email_out", ago(5), "out", campaign_id=9, event_id=3, pitch=True, ref=4)
+    update = Entry(
+        "email_out", ago(10), "out", campaign_id=8, event_id=3, pitch=True, invitation=True, ref=3
+    )
+    cancel = Entry(
+        "email_out", ago(5), "out", campaign_id=9, event_id=3, pitch=True, invitation=True, ref=4
+    )
     assert (
         score([invite, accepted, update, cancel], NOW).score == score([invite, accepted], NOW).score
     )
@@ -237,7 +245,9 @@ def test_an_event_update_or_cancellation_is_no_pitch() -> None:
 
 
 def test_a_reply_to_the_please_reply_reminder_answers_the_invitation() -> None:
-    invite = Entry("email_out", ago(20), "out", campaign_id=7, event_id=3, pitch=True, ref=1)
+    invite = Entry(
+        "email_out", ago(20), "out", campaign_id=7, event_id=3, pitch=True, invitation=True, ref=1
+    )
     ask = Entry("email_out", ago(10), "out", campaign_id=9, event_id=3, ref=2)  # kind reminder
     reply = Entry("email_in", ago(9), "in", campaign_id=9, event_id=3, ref=3)
     assert tally([invite, ask, reply], NOW).replies[30] == 1
@@ -252,3 +262,44 @@ def test_an_answer_to_our_email_in_a_conversation_is_not_contact_they_started() 
     ]
     started = [r for r in score(tl, NOW).reasons if r.code == "started"]
     assert started and started[0].n == 1
+
+
+def test_a_press_release_to_an_events_guests_is_a_pitch() -> None:
+    """Only another invitation to the same event (an update, a cancellation) is no pitch."""
+    invite = Entry("email_out", ago(30), "out", campaign_id=1, event_id=1, pitch=True,
+                   invitation=True, ref=1)  # fmt: skip
+    accepted = Entry("rsvp", ago(29), "in", event_id=1, ref=2)
+    releases = [
+        Entry(
+            "email_out",
+            ago(20 - 4 * n),
+            "out",
+            campaign_id=2 + n,
+            event_id=1,
+            pitch=True,
+            ref=3 + n,
+        )  # fmt: skip
+        for n in range(4)
+    ]
+    counted = tally([invite, accepted, *releases], NOW)
+    assert counted.pitches[30] == 5 and counted.replies[30] == 1
+
+
+@common
+@given(timelines, hours, st.sampled_from(EVENTS))
+@example(
+    [
+        Entry("email_out", ago(100), "out", campaign_id=1, event_id=1, pitch=True,
+              invitation=True, ref=1),
+        Entry("email_out", ago(10), "out", campaign_id=2, pitch=True, ref=2),
+        Entry("email_in", ago(9.9), "in", campaign_id=2, ref=3),
+        *(Entry("call", ago(d), "out", ref=3 + d) for d in range(1, 8)),
+    ],
+    95 * 24,
+    1,
+)  # fmt: skip
+def test_accepting_an_invitation_never_lowers_the_score(
+    tl: list[Entry], h: int, event: int
+) -> None:
+    extra = Entry("rsvp", at(h), "in", event_id=event, ref=len(tl) + 100)
+    assert score([*tl, extra], NOW).score >= score(tl, NOW).score

@@ -82,7 +82,9 @@ def test_the_explanation_says_what_the_score_rests_on() -> None:
 
 
 def test_an_rsvp_answers_an_invitation_and_attendance_counts() -> None:
-    invite = Entry("email_out", ago(20), "out", campaign_id=7, event_id=3, pitch=True)
+    invite = Entry(
+        "email_out", ago(20), "out", campaign_id=7, event_id=3, pitch=True, invitation=True
+    )
     rsvp = Entry("rsvp", ago(19), "in", event_id=3)
     attended = Entry("event_attended", ago(10), event_id=3)
     health = score([invite, rsvp, attended], NOW)
@@ -142,7 +144,9 @@ def test_one_reply_answers_one_pitch_of_its_own() -> None:
 
 
 def test_a_decline_answers_the_invitation_but_is_no_warmth() -> None:
-    invite = Entry("email_out", ago(20), "out", campaign_id=7, event_id=3, pitch=True)
+    invite = Entry(
+        "email_out", ago(20), "out", campaign_id=7, event_id=3, pitch=True, invitation=True
+    )
     declined = score([invite, Entry("rsvp_declined", ago(19), "in", event_id=3)], NOW)
     accepted = score([invite, Entry("rsvp", ago(19), "in", event_id=3)], NOW)
     assert Reason("replied", n=1, of=1) in declined.reasons

@@ -51,6 +51,8 @@ class Entry:
     event_id: int | None = None
     pitch: bool = False
     answer: bool = False  # an answer to their message (a campaign of kind "answer")
+    invitation: bool = False  # an invitation campaign's: a second one to the same event
+    # (an update, a cancellation) is no new pitch
     label: str = ""
     ref: int = 0  # the interaction's id
 
@@ -108,7 +110,7 @@ def _read(past: Sequence[Entry]) -> _Reading:
                 ours = e.at
             if e.answer or (e.campaign_id is None and talking):
                 r.awaiting = None  # our side of a conversation they are in, not a pitch
-            elif e.pitch and not (e.event_id is not None and e.event_id in by_event):
+            elif e.pitch and not (e.invitation and e.event_id in by_event):
                 i = len(r.pitches)  # (an event's update or cancellation is no new pitch)
                 r.pitches.append(e)
                 if e.campaign_id is not None:
@@ -116,7 +118,7 @@ def _read(past: Sequence[Entry]) -> _Reading:
                 else:
                     personal.append(i)
                     r.awaiting = None
-                if e.event_id is not None:
+                if e.invitation and e.event_id is not None:  # what an RSVP answers
                     by_event.setdefault(e.event_id, []).append(i)
         elif e.kind in ("call", "meeting"):
             r.two_way.append(e)
@@ -198,9 +200,10 @@ def score(timeline: Sequence[Entry], as_of: datetime) -> Health:
         (_weight(as_of - r.pitches[i].at), (answer.at - r.pitches[i].at).total_seconds() / 3600)
         for i, answer in r.answers.items()
     ]
-    if speed:  # points for quick answers, each weighted by its age like everything else
-        points = sum(w * (5 if h <= 24 else 3 if h <= 72 else 1) for w, h in speed)
-        total += points / max(sum(w for w, _ in speed), 1.0)
+    # Points for quick answers, each weighted by its age and shared over the pitches like the
+    # reply rate: another answer only adds, and time alone never raises it.
+    points = sum(w * (5 if h <= 24 else 3 if h <= 72 else 1) for w, h in speed)
+    total += min(5.0, points / base)
     total += 25 * min(1.0, sum(_weight(as_of - e.at) for e in r.coverage) / 2)
     total += 10 * min(1.0, sum(_weight(as_of - e.at) for e in r.attended))
     value = max(0, min(100, round(total)))

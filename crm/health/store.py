@@ -105,6 +105,7 @@ async def timelines(session: AsyncSession, contact_ids: Iterable[int]) -> dict[i
                 event_id=event_id or cevent,
                 pitch=kind == "email_out" and (ckind is None or ckind in PITCH_KINDS),
                 answer=ckind == "answer",
+                invitation=ckind == "invitation",
                 label=_label(kind, cname, etitle),
                 ref=ref,
             )  # fmt: skip
